@@ -1,0 +1,1 @@
+"""Slow, obviously-correct pure-Python twins of every ``numba_kernels`` kernel."""
