@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+import numpy as np
+
 from enatool.ena.bits import make_dtype
 
 # =========================================================================================
@@ -826,3 +828,64 @@ ENA_ADMIN_AENQ_UPDATE_HINTS_DESC = make_dtype(
 ENA_ADMIN_AENQ_CONF_NOTIFICATIONS_DESC = make_dtype(
     64, *_AENQ_HDR, ("notifications_bitmap", "<u8", 16)
 )
+
+
+# =========================================================================================
+# Control-buffer helpers (RSS). Plain lists in, bytes out, so device and driver agree.
+# =========================================================================================
+def rss_hash_input_buffer_pack(selected_fields, supported_fields=None) -> bytes:
+    """256-byte RSS_HASH_INPUT control buffer; each argument has up to 16 u16 entries
+    indexed by FlowHashProto (missing entries are zero)."""
+    buf = np.zeros(1, ENA_ADMIN_RSS_HASH_INPUT_BUFFER)
+    for name, values in (("selected_fields", selected_fields),
+                         ("supported_fields", supported_fields)):
+        if values is None:
+            continue
+        values = [int(v) for v in values]
+        if len(values) > ENA_ADMIN_RSS_PROTO_NUM or any(not 0 <= v <= 0xFFFF for v in values):
+            raise ValueError(f"{name}: at most 16 u16 values")
+        buf[name]["fields"][0, : len(values)] = values
+    return buf.tobytes()
+
+
+def rss_hash_input_buffer_unpack(data) -> tuple[list[int], list[int]]:
+    """(supported_fields, selected_fields) as two 16-entry lists."""
+    item = np.frombuffer(bytes(data)[:256], ENA_ADMIN_RSS_HASH_INPUT_BUFFER)[0]
+    return ([int(v) for v in item["supported_fields"]["fields"]],
+            [int(v) for v in item["selected_fields"]["fields"]])
+
+
+def rss_key_buffer_pack(key: bytes) -> bytes:
+    """48-byte key control buffer holding the 40 key bytes as-is (key_parts = 10).
+
+    The bytes are stored in the order given; which way round the device applies them is
+    the RSS policy's concern (INTERFACE.md §8, §15), not the layout's.
+    """
+    key = bytes(key)
+    if len(key) != ENA_HASH_KEY_SIZE:
+        raise ValueError(f"RSS key must be {ENA_HASH_KEY_SIZE} bytes")
+    return (ENA_ADMIN_RSS_KEY_PARTS.to_bytes(4, "little") + bytes(4) + key)
+
+
+def rss_key_buffer_unpack(data) -> bytes:
+    """The 40 key bytes of a key control buffer (key_parts is not checked here)."""
+    data = bytes(data)
+    if len(data) < ENA_ADMIN_RSS_HASH_KEY_BUFFER.itemsize:
+        raise ValueError("key buffer is 48 bytes")
+    return data[8:48]
+
+
+def rss_ind_table_pack(cq_idx) -> bytes:
+    """Indirection-table control buffer: one {u16 cq_idx, u16 0} entry per element."""
+    values = np.asarray(cq_idx, dtype=np.int64)
+    if values.size and (values.min() < 0 or values.max() > 0xFFFF):
+        raise ValueError("table entries are u16")
+    table = np.zeros(values.size, ENA_ADMIN_RSS_IND_TABLE_ENTRY)
+    table["cq_idx"] = values
+    return table.tobytes()
+
+
+def rss_ind_table_unpack(data, size: int) -> np.ndarray:
+    """First ``size`` entries of an indirection-table buffer as a uint16 array."""
+    entries = np.frombuffer(bytes(data), ENA_ADMIN_RSS_IND_TABLE_ENTRY, count=size)
+    return entries["cq_idx"].astype(np.uint16)

@@ -375,3 +375,37 @@ def test_offload_and_feature_bits():
     for n in names:
         assert getattr(a, n) == 1 << getattr(a, n[:-5] + "_SHIFT"), n
     assert [int(f) for f in a.DriverSupportedFeatures] == [2, 4, 8, 16, 64, 128, 256, 512]
+
+
+def test_rss_hash_input_helpers():
+    sel = [0x3C, 0x3C, 0x3C, 0x3C, 0x0C, 0x0C, 0x0C, 0x03]
+    data = a.rss_hash_input_buffer_pack(sel, supported_fields=[0x3F] * 10)
+    assert len(data) == 256
+    assert data[64:72] == bytes([0x3C, 0, 0, 0]) * 2
+    assert data[128:] == bytes(128)  # both reserved arrays stay zero
+    sup, got = a.rss_hash_input_buffer_unpack(data)
+    assert got == sel + [0] * 8 and sup == [0x3F] * 10 + [0] * 6
+    with pytest.raises(ValueError):
+        a.rss_hash_input_buffer_pack([0x10000])
+    with pytest.raises(ValueError):
+        a.rss_hash_input_buffer_pack([0] * 17)
+
+
+def test_rss_key_helpers():
+    key = bytes(range(40))
+    data = a.rss_key_buffer_pack(key)
+    assert len(data) == 48 and data[:4] == b"\x0a\x00\x00\x00"
+    assert bits.unpack(a.ENA_ADMIN_RSS_HASH_KEY_BUFFER, data)["key"][0] == 0x03020100
+    assert a.rss_key_buffer_unpack(data) == key
+    with pytest.raises(ValueError):
+        a.rss_key_buffer_pack(bytes(39))
+
+
+def test_rss_ind_table_helpers():
+    table = [(i % 4) * 2 + 1 for i in range(128)]
+    data = a.rss_ind_table_pack(table)
+    assert len(data) == 512
+    assert data[:8] == bytes([1, 0, 0, 0, 3, 0, 0, 0])
+    assert list(a.rss_ind_table_unpack(data, 128)) == table
+    with pytest.raises(ValueError):
+        a.rss_ind_table_pack([0x10000])
