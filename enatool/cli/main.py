@@ -13,6 +13,8 @@ from enatool import __version__
 
 # command name -> "module:attribute" (loaded only when the command runs or its help is shown)
 _COMMANDS = {
+    "doctor": "enatool.cli.doctor:doctor",
+    "info": "enatool.cli.info:info",
 }
 
 
