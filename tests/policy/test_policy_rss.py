@@ -95,6 +95,18 @@ def test_effective_key_conventions():
     assert RssConfig.fixed_key(4).effective_key == FIXED_KEY
 
 
+def test_set_key_refreshes_batch_tables():
+    c = _cfg(key=FIXED_KEY, init_value=0)
+    src = np.array([int(ipaddress.ip_address("1.2.3.4"))], np.uint32)
+    dst = np.array([int(ipaddress.ip_address("1.2.3.5"))], np.uint32)
+    port = np.array([7000], np.uint16)
+    c.hash_ipv4_batch(src, dst, port, port)
+    c.set_key(K, "standard")
+    assert c.hash_ipv4_batch(src, dst, port, port)[0] == 0xA9828BD4
+    with pytest.raises(UsageError):
+        c.set_key(K[:8])
+
+
 def test_scalar_toeplitz_equals_naive():
     rng = np.random.default_rng(7)
     for _ in range(20):

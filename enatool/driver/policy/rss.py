@@ -230,6 +230,13 @@ class RssConfig:
     def effective_key(self) -> bytes:
         return self._eff_key
 
+    def set_key(self, user_key: bytes, convention: str | None = None) -> None:
+        """``ethtool -X DEV hkey ...``: new key (and optionally convention); drops the tables."""
+        conv = self.key_convention if convention is None else convention
+        self._eff_key = effective_key(user_key, conv)
+        self.key, self.key_convention = bytes(user_key), conv
+        self._tables_cache.clear()
+
     def set_table(self, entries: Iterable[int]) -> None:
         """User table (``ethtool -X ... weight/equal``); size must be a power of two."""
         table = [int(q) for q in entries]
@@ -289,7 +296,8 @@ class RssConfig:
         return self.queue_for(self.hash_tuple(src_ip, dst_ip, src_port, dst_port, proto))
 
     # -- batch path (numba kernels) -------------------------------------------------------
-    def _toeplitz_tables(self, nbytes: int) -> Any:
+    def toeplitz_tables(self, nbytes: int) -> Any:
+        """Per-key lookup tables for the Toeplitz kernels (cached per input length)."""
         tables = self._tables_cache.get(nbytes)
         if tables is None:
             import numpy as np
@@ -310,7 +318,7 @@ class RssConfig:
         rows = np.ascontiguousarray(rows, dtype=np.uint8)
         out = np.empty(rows.shape[0], dtype=np.uint32)
         if self.function == RssFunction.TOEPLITZ:
-            krss.toeplitz_rows(rows, self._toeplitz_tables(rows.shape[1]), self.init_value, out)
+            krss.toeplitz_rows(rows, self.toeplitz_tables(rows.shape[1]), self.init_value, out)
         else:
             krss.crc32_rows(rows, krss.crc32c_table(), self.init_value, out)
         if self.replicate16:
@@ -335,7 +343,7 @@ class RssConfig:
                 and fields & _L4 in (_L4, HashField(0))):
             out = np.empty(n, dtype=np.uint32)
             krss.toeplitz_ipv4_batch(src_ip, dst_ip, src_port, dst_port,
-                                     self._toeplitz_tables(12), self.init_value,
+                                     self.toeplitz_tables(12), self.init_value,
                                      self.sort_l3, self.sort_l4, bool(fields & _L4), out)
             if self.replicate16:
                 krss.replicate_low16(out, out)
