@@ -179,6 +179,24 @@ def test_batch_matches_scalar_for_every_ipv4_proto():
             assert got.tolist() == want
 
 
+def test_ipv6_batch_matches_scalar():
+    rng = np.random.default_rng(6)
+    n = 20
+    src = rng.integers(0, 256, (n, 16), dtype=np.uint8)
+    dst = rng.integers(0, 256, (n, 16), dtype=np.uint8)
+    dst[0] = src[0]
+    dst[0, 15] ^= 1  # differ in the last byte only
+    src[1] = 0xFF
+    sp = rng.integers(0, 2**16, n).astype(np.uint16)
+    dp = rng.integers(0, 2**16, n).astype(np.uint16)
+    for cfg in (_cfg(key=K), RssConfig.linux_2016_default(4)):
+        for proto in (FlowHashProto.TCP6, FlowHashProto.IP6):
+            got = cfg.hash_ipv6_batch(src, dst, sp, dp, proto)
+            want = [cfg.hash_tuple(bytes(src[i]), bytes(dst[i]), int(sp[i]), int(dp[i]), proto)
+                    for i in range(n)]
+            assert got.tolist() == want
+
+
 def test_indirection_tables():
     assert default_indirection_table(3, 8) == [0, 1, 2, 0, 1, 2, 0, 1]
     c = RssConfig.linux_default(K, 4)

@@ -221,6 +221,13 @@ class RssConfig:
         return cls(key=key, table=default_indirection_table(num_queues, table_size))
 
     @classmethod
+    def linux_2016_default(cls, num_queues: int) -> RssConfig:
+        """The 2016 driver after probe: CRC32, init 0xFFFFFFFF, key buffer never filled
+        (zeros). Its broken hash-input enums are not reproduced: today's fields are used."""
+        return cls(function=RssFunction.CRC32, key=bytes(RSS_KEY_SIZE),
+                   table=default_indirection_table(num_queues))
+
+    @classmethod
     def fixed_key(cls, num_queues: int, table_size: int = RSS_TABLE_SIZE_DEFAULT) -> RssConfig:
         """Instances that cannot change the key (fixed key, 16-bit replicated hash)."""
         return cls(key=FIXED_KEY, key_convention="standard", replicate16=True,
@@ -352,19 +359,40 @@ class RssConfig:
 
     def ipv4_rows(self, src_ip: Any, dst_ip: Any, src_port: Any, dst_port: Any,
                   proto: FlowHashProto = FlowHashProto.TCP4) -> Any:
-        """Build sorted, field-selected input rows for IPv4 flows (numpy, no Python loop)."""
+        """Sorted, field-selected input rows for IPv4 flows (addresses as u32)."""
+        import numpy as np
+
+        n = len(src_ip)
+        src = np.asarray(src_ip, ">u4").reshape(n, 1).view(np.uint8)
+        dst = np.asarray(dst_ip, ">u4").reshape(n, 1).view(np.uint8)
+        return self._tuple_rows(src, dst, src_port, dst_port, proto)
+
+    def hash_ipv6_batch(self, src_ip: Any, dst_ip: Any, src_port: Any = None,
+                        dst_port: Any = None, proto: FlowHashProto = FlowHashProto.TCP6) -> Any:
+        """Hash IPv6 flows: addresses as uint8[n, 16] (network order), ports as u16."""
+        import numpy as np
+
+        src = np.ascontiguousarray(src_ip, dtype=np.uint8).reshape(-1, 16)
+        dst = np.ascontiguousarray(dst_ip, dtype=np.uint8).reshape(-1, 16)
+        n = src.shape[0]
+        sp = np.zeros(n, np.uint16) if src_port is None else src_port
+        dp = np.zeros(n, np.uint16) if dst_port is None else dst_port
+        return self.hash_rows(self._tuple_rows(src, dst, sp, dp, proto))
+
+    def _tuple_rows(self, src: Any, dst: Any, src_port: Any, dst_port: Any,
+                    proto: FlowHashProto) -> Any:
         import numpy as np
 
         from numba_kernels import rss as krss
 
-        n = len(src_ip)
-        full = np.empty((n, 12), dtype=np.uint8)
-        full[:, 0:4] = np.asarray(src_ip, ">u4").reshape(n, 1).view(np.uint8)
-        full[:, 4:8] = np.asarray(dst_ip, ">u4").reshape(n, 1).view(np.uint8)
-        full[:, 8:10] = np.asarray(src_port, ">u2").reshape(n, 1).view(np.uint8)
-        full[:, 10:12] = np.asarray(dst_port, ">u2").reshape(n, 1).view(np.uint8)
-        krss.sort_rows(full, 4, self.sort_l3, self.sort_l4)
-        return full[:, self._column_mask(FlowHashProto(proto), 4)]
+        n, alen = src.shape
+        full = np.empty((n, 2 * alen + 4), dtype=np.uint8)
+        full[:, :alen] = src
+        full[:, alen:2 * alen] = dst
+        full[:, 2 * alen:2 * alen + 2] = np.asarray(src_port, ">u2").reshape(n, 1).view(np.uint8)
+        full[:, 2 * alen + 2:] = np.asarray(dst_port, ">u2").reshape(n, 1).view(np.uint8)
+        krss.sort_rows(full, alen, self.sort_l3, self.sort_l4)
+        return np.ascontiguousarray(full[:, self._column_mask(FlowHashProto(proto), alen)])
 
     def _column_mask(self, proto: FlowHashProto, alen: int) -> list[int]:
         fields = self.hash_fields.get(proto, HashField(0))
