@@ -1,1 +1,23 @@
-"""."""
+"""The software ENA device (layer 2): behaves like the hardware behind a real ENA interface.
+
+Driven only through the real interface: BAR0 registers, BAR2 LLQ memory, DMA memory and
+MSI-X vectors. Modules, hardware block by block:
+
+| module | block |
+|---|---|
+| ``device.py`` | ``SoftEnaDevice``: PCI identity, virtual clock, timers, interrupt lines, reset |
+| ``bar.py`` | BAR0 register file (dispatch by offset) and BAR2 LLQ memory |
+| ``dma.py`` | host memory arena, allocator, bus addresses, DMA faults |
+| ``mmio.py`` | read-less register reads answered by DMA |
+| ``admin.py`` | admin queue engine: fetch, dispatch by opcode, complete; queue commands |
+| ``features.py`` | GET/SET_FEATURE handlers and feature state (RSS, LLQ, MTU, host info) |
+| ``io_queues.py`` | IO SQ/CQ objects, index allocation, per-queue registers |
+| ``aenq.py`` | async event producer, keep-alive timer |
+| ``stats.py`` | device counters and the GET_STATS command |
+| ``faults.py`` | run-time fault injection knobs |
+"""
+
+from enatool.device.device import SoftEnaDevice
+from enatool.device.dma import DmaFault
+
+__all__ = ["SoftEnaDevice", "DmaFault"]
