@@ -50,7 +50,7 @@ import numpy as np
 
 from enatool.driver import features as featmod
 from enatool.driver import health, io_queues, llq
-from enatool.driver.admin_queue import AdminQueue, AdminQueueDown, AdminStats, FeatureNotSupported
+from enatool.driver.admin_queue import AdminQueue, AdminStats, FeatureNotSupported
 from enatool.driver.aenq import AENQ_DEPTH, AENQ_DEPTH_2016, Aenq, AenqHandlers, AenqState
 from enatool.driver.mmio import MmioRegs
 from enatool.driver.port import DevicePort
@@ -873,8 +873,9 @@ class EnaDriver:
     def _do_reset(self) -> None:
         """``ena_fw_reset_device``: destroy (reset with the reason) then restore."""
         reason = self._reset_pending if self._reset_pending is not None else 0
-        self._c.last_reset_reason = reason
         if self.state == "running":
+            # a fresh reset (a retry after a failed restore keeps the original reason)
+            self._c.last_reset_reason = reason
             self._destroy_device(reason)
         had_queues = self._queues_before_reset
         try:
@@ -961,9 +962,5 @@ class EnaDriver:
         if self.state != "running":
             raise DeviceError(f"driver is {self.state}, not running", hint="call probe() first")
 
-    # used by tests and the info command
-    def admin_queue_down(self) -> bool:
-        return self.aq is None or not self.aq.running
 
-
-__all__ = ["EnaDriver", "Negotiated", "DriverCounters", "AdminQueueDown"]
+__all__ = ["EnaDriver", "Negotiated", "DriverCounters"]
