@@ -94,3 +94,13 @@ def test_2016_era_probe(make_dev):
         assert info.admin_timeout_s == 1.0
         assert info.llq["placement"] == "host"
         assert info.rss.get("function") in ("CRC32", "")
+
+
+def test_large_llq_forced(dev):
+    with EnaDriver(SoftDevicePort(dev), large_llq=True) as drv:
+        info = drv.probe()
+        assert info.llq["entry_size"] == 256 and info.llq["large"]
+        assert info.llq["max_push_header"] == 224
+        assert info.tx_ring_size == 512  # ENA_DEFAULT_WIDE_LLQ_RING_SIZE
+        drv.up()
+        assert all(q.tx_sq.placement == 3 for q in drv.queues)
