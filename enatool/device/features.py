@@ -92,11 +92,11 @@ RSS_FUNCS_SUPPORTED = (1 << HashFunction.TOEPLITZ) | (1 << HashFunction.CRC32)
 RSS_TABLE_MIN_LOG = 1
 RSS_TABLE_MAX_LOG = 7  # 128 entries, as real devices report
 RSS_TABLE_DEFAULT_LOG = 7
-RSS_SORT_SUPPORTED = RssHashInputSort.L3_SORT | RssHashInputSort.L4_SORT
+RSS_SORT_SUPPORTED = int(RssHashInputSort.L3_SORT | RssHashInputSort.L4_SORT)
 
-_L3 = FlowHashFields.L3_SA | FlowHashFields.L3_DA
-_L4 = FlowHashFields.L4_SP | FlowHashFields.L4_DP
-_L2 = FlowHashFields.L2_SA | FlowHashFields.L2_DA
+_L3 = int(FlowHashFields.L3_SA | FlowHashFields.L3_DA)
+_L4 = int(FlowHashFields.L4_SP | FlowHashFields.L4_DP)
+_L2 = int(FlowHashFields.L2_SA | FlowHashFields.L2_DA)
 #: hashable fields per flow protocol; power-on selection = the same (today's Linux defaults)
 RSS_FIELDS_SUPPORTED = {
     FlowHashProto.TCP4: _L3 | _L4,
@@ -116,16 +116,16 @@ OFFLOAD_TX = (1 << 0) | (1 << 1) | (1 << 3)
 OFFLOAD_RX = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3)
 
 # LLQ capabilities (§6)
-LLQ_HEADER_LOCATION_SUPPORTED = LlqHeaderLocation.INLINE
-LLQ_ENTRY_SIZE_SUPPORTED = LlqRingEntrySize.E128 | LlqRingEntrySize.E256
-LLQ_DESCS_BEFORE_HEADER_SUPPORTED = (
+LLQ_HEADER_LOCATION_SUPPORTED = int(LlqHeaderLocation.INLINE)
+LLQ_ENTRY_SIZE_SUPPORTED = int(LlqRingEntrySize.E128 | LlqRingEntrySize.E256)
+LLQ_DESCS_BEFORE_HEADER_SUPPORTED = int(
     LlqNumDescsBeforeHeader.ONE
     | LlqNumDescsBeforeHeader.TWO
     | LlqNumDescsBeforeHeader.FOUR
     | LlqNumDescsBeforeHeader.EIGHT
 )
-LLQ_STRIDE_SUPPORTED = LlqStrideCtrl.SINGLE | LlqStrideCtrl.MULTIPLE
-LLQ_ACCEL_SUPPORTED = LlqAccelFlags.DISABLE_META_CACHING | LlqAccelFlags.LIMIT_TX_BURST
+LLQ_STRIDE_SUPPORTED = int(LlqStrideCtrl.SINGLE | LlqStrideCtrl.MULTIPLE)
+LLQ_ACCEL_SUPPORTED = int(LlqAccelFlags.DISABLE_META_CACHING | LlqAccelFlags.LIMIT_TX_BURST)
 LLQ_MAX_TX_BURST_BYTES = 2048
 LLQ_ENTRY_SIZE_RECOMMENDED = LlqRingEntrySize.E128
 

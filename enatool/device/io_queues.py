@@ -25,6 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from enatool.ena.admin import ENA_MSIX_VECTOR_NONE, PlacementPolicy, SqDirection
+from enatool.ena.eth_io import (
+    ENA_ETH_IO_INTR_REG_INTR_UNMASK_MASK,
+    ENA_ETH_IO_INTR_REG_NO_MODERATION_UPDATE_MASK,
+    ENA_ETH_IO_INTR_REG_RX_INTR_DELAY_MASK,
+    ENA_ETH_IO_INTR_REG_TX_INTR_DELAY_MASK,
+    ENA_ETH_IO_INTR_REG_TX_INTR_DELAY_SHIFT,
+    ENA_ETH_IO_NUMA_NODE_CFG_REG_ENABLED_MASK,
+    ENA_ETH_IO_NUMA_NODE_CFG_REG_NUMA_MASK,
+)
 
 from .dma import RangeAllocator
 
@@ -34,15 +43,6 @@ CQ_HEAD_DB_BASE = 0x1C00
 PER_QUEUE_END = 0x2000
 MAX_QUEUE_PAIRS = 128
 
-# per-CQ interrupt unmask register (§1.2)
-INTR_RX_DELAY_MASK = 0x7FFF
-INTR_TX_DELAY_SHIFT = 15
-INTR_TX_DELAY_MASK = 0x7FFF << 15
-INTR_UNMASK_MASK = 1 << 30
-INTR_NO_MODERATION_UPDATE_MASK = 1 << 31
-# NUMA config register
-NUMA_NODE_MASK = 0xFF
-NUMA_ENABLE_MASK = 1 << 31
 
 
 @dataclass
@@ -71,15 +71,18 @@ class IoCq:
 
     def write_unmask(self, value: int) -> None:
         """Interrupt unmask register: delays (unless no_moderation_update) and unmask bit."""
-        if not value & INTR_NO_MODERATION_UPDATE_MASK:
-            self.rx_delay = value & INTR_RX_DELAY_MASK
-            self.tx_delay = (value & INTR_TX_DELAY_MASK) >> INTR_TX_DELAY_SHIFT
-        if value & INTR_UNMASK_MASK:
+        if not value & ENA_ETH_IO_INTR_REG_NO_MODERATION_UPDATE_MASK:
+            self.rx_delay = value & ENA_ETH_IO_INTR_REG_RX_INTR_DELAY_MASK
+            self.tx_delay = (value & ENA_ETH_IO_INTR_REG_TX_INTR_DELAY_MASK) >> (
+                ENA_ETH_IO_INTR_REG_TX_INTR_DELAY_SHIFT
+            )
+        if value & ENA_ETH_IO_INTR_REG_INTR_UNMASK_MASK:
             self.masked = False
         self.unmask_writes += 1
 
     def write_numa(self, value: int) -> None:
-        self.numa_node = value & NUMA_NODE_MASK if value & NUMA_ENABLE_MASK else None
+        enabled = value & ENA_ETH_IO_NUMA_NODE_CFG_REG_ENABLED_MASK
+        self.numa_node = value & ENA_ETH_IO_NUMA_NODE_CFG_REG_NUMA_MASK if enabled else None
 
 
 @dataclass
