@@ -87,3 +87,15 @@ class SoftDevicePort:
         n = total - self._irq_seen[vector]
         self._irq_seen[vector] = total
         return max(n, 0)
+
+
+def open_soft_driver(*, era: str = "today", driver_options: dict | None = None,
+                     **device_options):
+    """A fresh ``SoftEnaDevice`` (with ``device_options``) and an ``EnaDriver`` over its
+    port, not yet probed. Returns ``(driver, device)``."""
+    from enatool.device import SoftEnaDevice
+    from enatool.driver import EnaDriver
+
+    device = SoftEnaDevice(**device_options)
+    driver = EnaDriver(SoftDevicePort(device), era=era, **(driver_options or {}))
+    return driver, device
