@@ -28,7 +28,13 @@ from collections.abc import Callable
 import numpy as np
 
 from enatool.ena import regs
-from enatool.ena.admin import AenqGroup, AenqNotificationSyndrome, DeviceCapability
+from enatool.ena.admin import (
+    ENA_ADMIN_AENQ_UPDATE_HINTS_DESC,
+    AenqGroup,
+    AenqNotificationSyndrome,
+    DeviceCapability,
+)
+from enatool.ena.bits import pack
 from enatool.ena.regs import PCI_VENDOR_ID_AMAZON, ResetReason
 
 from .admin import AdminQueue
@@ -210,6 +216,7 @@ class SoftEnaDevice:
     def _run(self) -> None:
         for _ in range(MAX_PROCESS_ROUNDS):
             progressed = self.admin.poll()
+            progressed |= self.io.poll()
             progressed |= self.aenq.flush()
             if not progressed:
                 break
@@ -295,6 +302,15 @@ class SoftEnaDevice:
 
     def notify_resume(self) -> None:
         self.aenq.post(AenqGroup.NOTIFICATION, AenqNotificationSyndrome.RESUME)
+
+    def update_hints(self, **hints: int) -> None:
+        """Change HW hints and tell the driver (NOTIFICATION / UPDATE_HINTS with the hints)."""
+        for name, value in hints.items():
+            if name not in self.hw_hints:
+                raise KeyError(f"unknown HW hint {name!r}")
+            self.hw_hints[name] = int(value) & 0xFFFF
+        raw = pack(ENA_ADMIN_AENQ_UPDATE_HINTS_DESC, **self.hw_hints)
+        self.aenq.post(AenqGroup.NOTIFICATION, AenqNotificationSyndrome.UPDATE_HINTS, raw[16:])
 
     def set_link(self, up: bool) -> None:
         """Carrier change: remembered and reported with a LINK_CHANGE event."""

@@ -221,6 +221,15 @@ class IoQueues:
         if self._bar2 is not None:
             self._bar2.reset()
 
+    # --- datapath ------------------------------------------------------------------------
+    def poll(self) -> bool:
+        """Process doorbells (Tx fetch, Rx buffer posting, completions, interrupts).
+
+        The management-plane device does not move packets yet: doorbells are recorded in
+        ``IoSq.tail`` and nothing is consumed. Returns True when work was done.
+        """
+        return False
+
     # --- BAR0 per-queue registers ---------------------------------------------------------
     def write_register(self, offset: int, value: int) -> bool:
         """Dispatch a BAR0 write in the per-queue area; False if nothing lives there."""
