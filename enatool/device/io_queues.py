@@ -80,6 +80,10 @@ class IoCq:
             self.masked = False
         self.unmask_writes += 1
 
+    def write_head_db(self, value: int) -> None:
+        """2016-style CQ head doorbell: recorded only (today's drivers never write it)."""
+        self.head_db = value
+
     def write_numa(self, value: int) -> None:
         enabled = value & ENA_ETH_IO_NUMA_NODE_CFG_REG_ENABLED_MASK
         self.numa_node = value & ENA_ETH_IO_NUMA_NODE_CFG_REG_NUMA_MASK if enabled else None
@@ -152,7 +156,7 @@ class IoQueues:
         self.cqs[idx] = cq
         self.registers[cq.unmask_offset] = (cq, "write_unmask")
         self.registers[cq.numa_offset] = (cq, "write_numa")
-        self.registers[cq.head_db_offset] = (cq, "head_db")
+        self.registers[cq.head_db_offset] = (cq, "write_head_db")
         return cq
 
     def add_sq(
@@ -236,11 +240,8 @@ class IoQueues:
         target = self.registers.get(offset)
         if target is None:
             return False
-        obj, what = target
-        if what == "head_db":
-            obj.head_db = value  # type: ignore[attr-defined]
-        else:
-            getattr(obj, what)(value)
+        obj, method = target
+        getattr(obj, method)(value)
         return True
 
     def read_register(self, offset: int) -> int:
@@ -251,6 +252,6 @@ class IoQueues:
         obj, what = target
         if what == "ring_doorbell":
             return obj.tail  # type: ignore[attr-defined]
-        if what == "head_db":
+        if what == "write_head_db":
             return obj.head_db  # type: ignore[attr-defined]
         return 0

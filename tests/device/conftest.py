@@ -83,8 +83,6 @@ class MiniDriver:
             self.dev.dma.write(addr, bytes(64 * n))
 
     def program_queues(self) -> None:
-        d = self.dev.dma
-        del d
         self.w(R.ENA_REGS_AQ_BASE_LO_OFF, self.aq & 0xFFFFFFFF)
         self.w(R.ENA_REGS_AQ_BASE_HI_OFF, self.aq >> 32)
         self.w(R.ENA_REGS_ACQ_BASE_LO_OFF, self.acq & 0xFFFFFFFF)

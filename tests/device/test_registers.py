@@ -158,3 +158,22 @@ def test_random_register_writes_never_raise():
         dev.bar0.read32(off)
     dev.process()
     assert dev.stats.internal_errors == 0, dev.internal_errors
+
+
+def test_unknown_reset_reason_kept_as_int_and_aq_restart(dev):
+    dev.bar0.write32(R.ENA_REGS_DEV_CTL_OFF, 1 | R.dev_ctl_reset_reason_bits(0xA7))
+    assert dev.last_reset_reason == 0xA7 and not isinstance(dev.last_reset_reason, ResetReason)
+    dev.bar0.write32(R.ENA_REGS_DEV_CTL_OFF, 0)
+    dev.bar0.write32(R.ENA_REGS_DEV_CTL_OFF, R.ENA_REGS_DEV_CTL_AQ_RESTART_MASK)
+    assert dev.bar0.read32(R.ENA_REGS_DEV_STS_OFF) & R.ENA_REGS_DEV_STS_AQ_RESTART_FINISHED_MASK
+    with pytest.raises(ValueError):
+        dev.advance(-1)
+
+
+def test_cq_head_doorbell_recorded(drv):
+    from .test_admin_errors import create_cq
+
+    c = create_cq(drv)
+    cq = drv.dev.io.cqs[c["raw"][8]]
+    drv.w(cq.head_db_offset, 64)
+    assert cq.head_db == 64 and drv.dev.bar0.read32(cq.head_db_offset) == 64
