@@ -111,3 +111,35 @@ ENA_ALLOWANCE_COUNTERS = (
     "linklocal_allowance_exceeded",
     "conntrack_allowance_available",
 )
+
+
+def rss(ifname: str) -> dict | None:
+    """`ethtool -x`: indirection table, key and hash function."""
+    text = _run(["-x", ifname])
+    if text is None:
+        return None
+    table: list[int] = []
+    key_lines: list[str] = []
+    functions: dict[str, bool] = {}
+    section = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("RX flow hash indirection table"):
+            section = "table"
+        elif line.startswith("RSS hash key"):
+            section = "key"
+        elif line.startswith("RSS hash function"):
+            section = "func"
+        elif not line:
+            continue
+        elif section == "table" and ":" in line:
+            table.extend(int(x) for x in line.split(":", 1)[1].split())
+        elif section == "key":
+            key_lines.append(line)
+        elif section == "func" and ":" in line:
+            name, _, state = line.partition(":")
+            functions[name.strip()] = state.strip() == "on"
+    key = "".join(key_lines)
+    return {"table": table, "table_size": len(table),
+            "key": None if key in ("", "Operation not supported") else key,
+            "functions": functions}

@@ -15,6 +15,7 @@ from enatool import __version__
 _COMMANDS = {
     "doctor": "enatool.cli.doctor:doctor",
     "info": "enatool.cli.info:info",
+    "rss": "enatool.cli.rss:rss",
 }
 
 
