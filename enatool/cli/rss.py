@@ -171,6 +171,9 @@ def show_cmd(iface, as_json):
             yield f"function  {', '.join(on) or 'n/a'}"
         yield f"key       {r['key'] or 'n/a'}"
         table = r["table"]
+        if not table:
+            yield "table     n/a (not supported by this interface)"
+            return
         yield f"table     {r['table_size']} entries"
         for i in range(0, len(table), 16):
             yield f"  {i:4}: " + " ".join(f"{q:2}" for q in table[i:i + 16])
