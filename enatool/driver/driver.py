@@ -52,7 +52,18 @@ from enatool.driver import features as featmod
 from enatool.driver import health, io_queues, llq
 from enatool.driver.admin_queue import AdminQueue, AdminStats, FeatureNotSupported
 from enatool.driver.aenq import AENQ_DEPTH, AENQ_DEPTH_2016, Aenq, AenqHandlers, AenqState
+from enatool.driver.eth_rx import RxPacket, RxRing
+from enatool.driver.eth_tx import (
+    MISSING_TX_COMP_THRESHOLD,
+    MISSING_TX_COMP_TIMEOUT_S,
+    MONITORED_TX_QUEUES,
+    TxOffload,
+    TxRing,
+)
 from enatool.driver.mmio import MmioRegs
+from enatool.driver.napi import MODES, QueueModeration, QueueNapi
+from enatool.driver.policy.copybreak import CopybreakPolicy
+from enatool.driver.policy.moderation import CoalesceSettings
 from enatool.driver.port import DevicePort
 from enatool.driver.reset import dev_reset
 from enatool.ena import admin as A
@@ -93,7 +104,14 @@ RESET_COUNTER = {
     ResetReason.ADMIN_TO: "admin_to",
     ResetReason.MISSING_ADMIN_INTERRUPT: "missing_admin_interrupt",
     ResetReason.DEVICE_REQUEST: "device_request_reset",
+    ResetReason.MISS_TX_CMPL: "missing_tx_cmpl",
+    ResetReason.INV_TX_REQ_ID: "bad_tx_req_id",
+    ResetReason.INV_RX_REQ_ID: "bad_rx_req_id",
+    ResetReason.TOO_MANY_RX_DESCS: "bad_rx_desc_num",
+    ResetReason.RX_DESCRIPTOR_MALFORMED: "rx_desc_malformed",
+    ResetReason.TX_DESCRIPTOR_MALFORMED: "tx_desc_malformed",
 }
+VLAN_ETH_HLEN = 18  # Ethernet header + one VLAN tag: frame = MTU + 18
 
 _TX_OFFLOAD_NAMES = [
     (A.ENA_ADMIN_FEATURE_OFFLOAD_DESC_TX_L3_CSUM_IPV4_MASK, "tx_l3_csum_ipv4"),
@@ -177,6 +195,12 @@ class DriverCounters:
     admin_to: int = 0
     missing_admin_interrupt: int = 0
     device_request_reset: int = 0
+    missing_tx_cmpl: int = 0
+    bad_tx_req_id: int = 0
+    bad_rx_req_id: int = 0
+    bad_rx_desc_num: int = 0
+    rx_desc_malformed: int = 0
+    tx_desc_malformed: int = 0
     fatal_error: int = 0
     admin_q_pause: int = 0
     suspend: int = 0
@@ -280,7 +304,15 @@ class EnaDriver:
         self.rss_table_log = 0
         self.rss_func: int = 0
         self.rss_host_table: np.ndarray | None = None
+        self.rss_user_table: list[int] | None = None
         self.queues: list[_QueuePair] = []
+
+        # data path (eth_tx / eth_rx / napi); rings live from up() to down() or a reset
+        self.copybreak = CopybreakPolicy(era)
+        self.coalesce: CoalesceSettings | None = None
+        self.napi: list[QueueNapi] = []
+        self.moderation_modes: dict[int, str] = {}
+        self._missing_rr = 0
 
     # =========================================================================================
     # public API
@@ -373,6 +405,7 @@ class EnaDriver:
             self.port.sleep(min(step, end - now))
             if self.state == "running":
                 self._mgmt_isr()
+                self.poll()
             if self.port.now() >= self._next_tick - 1e-12:
                 self._next_tick += health.TIMER_PERIOD_S
                 self._timer_service()
@@ -382,6 +415,111 @@ class EnaDriver:
         self._require_started()
         self._trigger_reset(int(reason))
         self._do_reset()
+
+    # -- data path ----------------------------------------------------------------------------
+    def tx_burst(self, queue: int, frames, offloads: list[TxOffload | None] | None = None) -> int:
+        """Queue ``frames`` on Tx queue ``queue`` with one doorbell (``xmit_more`` batching).
+
+        A frame is ``bytes`` or a list of byte segments (one buffer each, like skb frags).
+        Returns how many frames were consumed; fewer than given when the ring is full.
+        """
+        self._require_up(queue)
+        return self.napi[queue].tx.xmit(frames, offloads, self.port.now())
+
+    def rx_packets(self, queue: int, max_n: int | None = None) -> list[RxPacket]:
+        """Received packets of ``queue`` (with hash / checksum verdict), oldest first."""
+        if not 0 <= queue < len(self.napi):
+            return []
+        got = self.napi[queue].received
+        n = len(got) if max_n is None else min(max_n, len(got))
+        out, self.napi[queue].received = got[:n], got[n:]
+        return out
+
+    def rx_burst(self, queue: int, max_n: int | None = None) -> list[bytes]:
+        """Frames received on ``queue`` (NAPI must have run: ``poll()`` or ``run()``)."""
+        return [p.data for p in self.rx_packets(queue, max_n)]
+
+    def poll(self) -> int:
+        """Run NAPI for every queue whose vector fired (or that is still scheduled); a
+        datapath error asks for a reset, done by the next 1 Hz service. Returns packets
+        received in this call."""
+        if self.state != "running" or self._reset_pending is not None:
+            return 0
+        got = 0
+        for i, ctx in enumerate(self.napi):
+            before = len(ctx.received)
+            reason = ctx.service(self.port.irq_take(i + 1))
+            got += len(ctx.received) - before
+            if reason is not None:
+                self._trigger_reset(reason)
+                break
+        return got
+
+    def queue_stats(self) -> dict[str, int]:
+        """Per-queue counters with ``ethtool -S`` names (``queue_N_tx_*``, ``queue_N_rx_*``)."""
+        out: dict[str, int] = {}
+        for i, ctx in enumerate(self.napi):
+            out.update({f"queue_{i}_tx_{k}": v for k, v in ctx.tx.stats.as_dict().items()})
+            out.update({f"queue_{i}_rx_{k}": v for k, v in ctx.rx.stats.as_dict().items()})
+        return out
+
+    def get_coalesce(self) -> dict:
+        """ethtool -c: tx-usecs, rx-usecs, adaptive-rx."""
+        self._require_started()
+        return self.coalesce.get_coalesce()
+
+    def set_coalesce(self, tx_usecs=None, rx_usecs=None, adaptive_rx=None) -> None:
+        """ethtool -C (2016 rules included); adaptive-rx switches every queue between the
+        era's adaptive mode (DIM today, 5-level table in 2016) and static."""
+        self._require_started()
+        self.coalesce.set_coalesce(tx_usecs, rx_usecs, adaptive_rx)
+        if adaptive_rx is not None:
+            self.moderation_modes.clear()
+            for ctx in self.napi:
+                ctx.mod.mode = self._default_mode()
+
+    def set_moderation_mode(self, queue: int, mode: str) -> None:
+        """Per-queue moderation: "static", "adaptive2016" or "dim" (kept across resets)."""
+        if mode not in MODES:
+            raise ValueError(f"moderation mode must be one of {MODES}")
+        self.moderation_modes[queue] = mode
+        if queue < len(self.napi):
+            self.napi[queue].mod.mode = mode
+
+    def set_copybreak(self, value: int) -> None:
+        """ethtool --set-tunable rx-copybreak (range checked like the driver)."""
+        self.copybreak.set(value, self.info.mtu if self.info else 1500)
+
+    def get_rss(self) -> dict:
+        """ethtool -x: key (as the user wrote it), function, indirection table (queues)."""
+        self._require_started()
+        func = A.HashFunction(self.rss_func).name.lower() if self.rss_func else ""
+        table = [] if self.rss_host_table is None else [int(q) for q in self.rss_host_table]
+        return dict(key=self.rss_key, function=func, table=table)
+
+    def set_rss(self, key: bytes | None = None, function: str | None = None,
+                table: list[int] | None = None) -> None:
+        """ethtool -X: new key and/or function (SET RSS_HASH_FUNCTION with the key buffer),
+        new table (SET RSS_INDIRECTION_TABLE); entries are queue numbers."""
+        self._require_running()
+        if key is not None:
+            if len(key) != A.ENA_HASH_KEY_SIZE:
+                raise ValueError("RSS key must be 40 bytes")
+            self.rss_key = bytes(key)
+        if function is not None:
+            self.rss_func = int(A.HashFunction[function.upper()])
+        if (key is not None or function is not None) and self._rss_key_addr is not None:
+            self.port.dma_write(self._rss_key_addr, self._key_buffer())
+            self.feat.set_rss_hash_function(
+                self.rss_func, RSS_INIT_VAL, (self._rss_key_addr, HASH_KEY_BUF.itemsize)
+            )
+        if table is not None:
+            size = 1 << self.rss_table_log if self.rss_table_log else len(table)
+            if len(table) != size or any(not 0 <= q < len(self.queues) for q in table):
+                top = len(self.queues) - 1
+                raise ValueError(f"RSS table needs {size} entries of queues 0..{top}")
+            self.rss_user_table = [int(q) for q in table]
+            self._rss_configure()
 
     def close(self) -> None:
         """PCI-remove path: destroy IO queues, reset with reason SHUTDOWN, free all DMA."""
@@ -635,6 +773,9 @@ class EnaDriver:
         else:
             res = mod["intr_delay_resolution"] or 1
             info.moderation = dict(supported=True, resolution_us=res)
+        self.coalesce = CoalesceSettings(
+            self.era, info.moderation["resolution_us"], info.moderation["supported"]
+        )
         self._rss_init_default(info)
         try:
             link = self.feat.get_link_config()
@@ -734,8 +875,11 @@ class EnaDriver:
             size = 1 << self.rss_table_log
             n = len(self.queues)
             table = np.zeros(size, A.ENA_ADMIN_RSS_IND_TABLE_ENTRY)
-            table["cq_idx"] = [self.queues[i % n].rx_sq.idx for i in range(size)]
-            self.rss_host_table = np.arange(size) % n
+            host = np.arange(size) % n
+            if self.rss_user_table is not None and len(self.rss_user_table) == size:
+                host = np.array(self.rss_user_table) % n
+            table["cq_idx"] = [self.queues[int(q)].rx_sq.idx for q in host]
+            self.rss_host_table = host
             self.port.dma_write(self._rss_table_addr, table.tobytes())
             with contextlib.suppress(FeatureNotSupported):
                 feat.set_rss_ind_table(self.rss_table_log, (self._rss_table_addr, size * 4))
@@ -789,9 +933,70 @@ class EnaDriver:
                     A.PlacementPolicy.HOST,
                     rx_sq_mem,
                 )
+            self._datapath_up()
         except BaseException:
             self.down()
             raise
+
+    # -- data path rings ---------------------------------------------------------------------
+    def _default_mode(self) -> str:
+        if self.coalesce is None or not self.coalesce.adaptive_rx:
+            return "static"
+        return "adaptive2016" if self.era == "2016" else "dim"
+
+    def _datapath_up(self) -> None:
+        """Rings, buffers and NAPI contexts for the IO queues just created (``ena_up``): post
+        Rx buffers (depth − 1) and do the first unmask write per queue."""
+        info = self.info
+        if self.coalesce is None:
+            self.coalesce = CoalesceSettings(self.era)
+        res = info.moderation.get("resolution_us", 1) if info.moderation else 1
+        check_mbz = self.feat.has_capability(A.DeviceCapability.CDESC_MBZ)
+        max_hdr = info.queue_limits.get("max_tx_header_size", 0) if info.queue_limits else 0
+        for qp in self.queues[len(self.napi):]:
+            tx = TxRing(self.port, qp.index, qp.tx_sq, qp.tx_cq, self.llq_cfg,
+                        max_frame=info.mtu + VLAN_ETH_HLEN, max_sgl=info.max_tx_sgl or 19,
+                        max_header_size=max_hdr, check_mbz=check_mbz)
+            rx = RxRing(self.port, qp.index, qp.rx_sq, qp.rx_cq, copybreak=self.copybreak,
+                        era=self.era, max_sgl=info.max_rx_sgl or 19)
+            mode = self.moderation_modes.get(qp.index, self._default_mode())
+            mod = QueueModeration(self.coalesce, mode, self.era, res,
+                                  table=self.coalesce.table)
+            ctx = QueueNapi(self.port, qp.index, tx, rx, mod, qp.rx_cq.unmask_offset)
+            self.napi.append(ctx)
+            rx.refill()
+            ctx.unmask()
+
+    def _datapath_free(self) -> None:
+        """``ena_free_all_io_tx/rx_resources``: outstanding Tx packets are dropped."""
+        for ctx in self.napi:
+            ctx.tx.free()
+            ctx.rx.free()
+        self.napi = []
+
+    def _check_missing_tx(self) -> None:
+        """``check_for_missing_completions``: 4 queues per tick, round robin (§7.6)."""
+        if not self.napi:
+            return
+        ms = self._hints.get("missing_tx_completion_timeout", 0)
+        timeout = None if ms == A.ENA_HW_HINTS_NO_TIMEOUT else (
+            ms * 1e-3 if ms else MISSING_TX_COMP_TIMEOUT_S)
+        thr = self._hints.get("missed_tx_completion_count_threshold_to_reset", 0)
+        thr = thr or MISSING_TX_COMP_THRESHOLD
+        now = self.port.now()
+        n = len(self.napi)
+        for k in range(min(MONITORED_TX_QUEUES, n)):
+            ctx = self.napi[(self._missing_rr + k) % n]
+            reason = ctx.tx.check_missing(now, timeout, thr)
+            if reason is not None:
+                self._trigger_reset(reason)
+                break
+        self._missing_rr = (self._missing_rr + MONITORED_TX_QUEUES) % n
+
+    def _require_up(self, queue: int) -> None:
+        self._require_running()
+        if not 0 <= queue < len(self.napi):
+            raise DeviceError(f"no IO queue {queue} (have {len(self.napi)})", hint="call up()")
 
     def _qalloc(self, qp: _QueuePair, nbytes: int) -> int:
         addr = self.port.dma_alloc(nbytes)
@@ -799,6 +1004,7 @@ class EnaDriver:
         return addr
 
     def _free_queue_memory(self) -> None:
+        self._datapath_free()
         for qp in self.queues:
             for addr in qp.mem:
                 self.port.dma_free(addr)
@@ -860,6 +1066,7 @@ class EnaDriver:
             if not self.aq.running:
                 self._c.admin_q_pause += 1
                 self._trigger_reset(health.check_admin_state(False, self.aq.missing_interrupt))
+            self._check_missing_tx()
         if self._reset_pending is not None:
             ver = self.mmio.read32(regs.ENA_REGS_VERSION_OFF)
             if ver == regs.ENA_MMIO_READ_TIMEOUT:

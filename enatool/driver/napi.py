@@ -1,0 +1,125 @@
+"""NAPI-like polling of one IO queue pair and its interrupt moderation (ena_netdev ``ena_io_poll``).
+
+Reproduces today's Linux driver (v2.17.0; INTERFACE.md §1.2, §7.1, §7.3–7.5, §10):
+
+* vector i+1 fires (auto-masked) → poll: clean Tx with budget depth/4, Rx with budget 64;
+* both under budget = "NAPI complete": run the moderation policy, then write the CQ's
+  interrupt-unmask register (rx delay 14:0, tx delay 29:15 in resolution units, unmask bit
+  30, bit 31 no_moderation_update when neither delay changed — today only; 2016 never sets
+  it); otherwise the queue stays scheduled and is polled again;
+* moderation per queue: ``"static"`` (ethtool rx-usecs/tx-usecs), ``"adaptive2016"`` (the
+  5-level table, :class:`~enatool.driver.policy.moderation.AdaptiveTable2016`, fed by every
+  Rx clean pass, decided at NAPI completion) or ``"dim"`` (net DIM,
+  :class:`~enatool.driver.policy.dim.NetDim`, fed at non-empty NAPI completions; its usec
+  value is written raw to the rx-delay field, §7.5). Tx is never adaptive.
+"""
+
+from __future__ import annotations
+
+from enatool.driver.eth_rx import RX_BUDGET, RxRing
+from enatool.driver.eth_tx import TxRing
+from enatool.driver.policy.dim import NetDim
+from enatool.driver.policy.moderation import AdaptiveTable2016, CoalesceSettings
+from enatool.ena.eth_io import intr_reg_value
+
+MODES = ("static", "adaptive2016", "dim")
+MAX_POLL_ROUNDS = 64  # polls per service call before yielding (NAPI reschedules itself)
+
+
+class QueueModeration:
+    """Per-queue moderation state: what goes into the next unmask write."""
+
+    def __init__(self, coalesce: CoalesceSettings, mode: str, era: str, resolution: int,
+                 table=None):
+        if mode not in MODES:
+            raise ValueError(f"moderation mode must be one of {MODES}, not {mode!r}")
+        self.coalesce = coalesce
+        self.mode = mode
+        self.era = era
+        self.resolution = max(1, resolution)
+        self.adaptive = AdaptiveTable2016(self.resolution, table=table)
+        self.dim = NetDim()
+        self.last: tuple[int, int] | None = None
+        self.rx_interval = coalesce.rx_interval
+
+    def on_rx_clean(self, pkts: int, nbytes: int) -> None:
+        if self.mode == "adaptive2016" and pkts:
+            self.adaptive.on_rx_clean(pkts, nbytes)
+
+    def on_napi_complete(self, now_ns: int, napi_rx_pkts: int, rx_cnt: int,
+                         rx_bytes: int) -> tuple[int, int]:
+        """(rx delay, tx delay) for the unmask write."""
+        if self.mode == "adaptive2016":
+            self.rx_interval = self.adaptive.on_napi_complete()
+        elif self.mode == "dim":
+            self.dim.on_napi_complete(now_ns, napi_rx_pkts, rx_cnt, rx_bytes)
+            self.rx_interval = self.dim.rx_interval_usec
+        else:
+            self.rx_interval = self.coalesce.rx_interval
+        return min(self.rx_interval, 0x7FFF), min(self.coalesce.tx_interval, 0x7FFF)
+
+    def unmask_value(self, rx: int, tx: int) -> int:
+        same = self.last == (rx, tx)
+        self.last = (rx, tx)
+        return intr_reg_value(rx, tx, True, same and self.era != "2016")
+
+
+class QueueNapi:
+    """One queue pair's NAPI context: Tx ring, Rx ring, moderation, received packets."""
+
+    def __init__(self, port, index: int, tx: TxRing, rx: RxRing, moderation: QueueModeration,
+                 unmask_offset: int):
+        self.port = port
+        self.index = index
+        self.tx = tx
+        self.rx = rx
+        self.mod = moderation
+        self.unmask_offset = unmask_offset
+        self.tx_budget = max(1, tx.depth // 4)
+        self.rx_budget = RX_BUDGET
+        self.scheduled = False
+        self.received: list = []
+        self.unmask_writes = 0
+        self.napi_rx_pkts = 0
+
+    def unmask(self) -> None:
+        """``ena_unmask_interrupt``: moderation values + unmask bit."""
+        rx, tx = self.mod.on_napi_complete(int(self.port.now() * 1e9), self.napi_rx_pkts,
+                                           self.rx.stats.cnt, self.rx.stats.bytes)
+        self.napi_rx_pkts = 0
+        self.port.write32(self.unmask_offset, self.mod.unmask_value(rx, tx))
+        self.unmask_writes += 1
+        self.tx.stats.unmask_interrupt += 1
+
+    def poll_once(self) -> tuple[bool, int | None]:
+        """One ``ena_io_poll`` → (completed, reset reason or None)."""
+        tx_work, reason = self.tx.clean(self.tx_budget)
+        if reason is not None:
+            return True, reason
+        n, nbytes, reason = self.rx.clean(self.rx_budget, self.received)
+        if reason is not None:
+            return True, reason
+        self.mod.on_rx_clean(n, nbytes)
+        self.napi_rx_pkts += n
+        if tx_work < self.tx_budget and n < self.rx_budget:
+            self.tx.stats.napi_comp += 1
+            self.unmask()
+            return True, None
+        return False, None
+
+    def service(self, fired: int) -> int | None:
+        """Run NAPI if the vector fired or a previous poll did not complete."""
+        if fired:
+            self.tx.stats.interrupts += fired
+            self.scheduled = True
+        if not self.scheduled:
+            return None
+        for _ in range(MAX_POLL_ROUNDS):
+            done, reason = self.poll_once()
+            if reason is not None:
+                self.scheduled = False
+                return reason
+            if done:
+                self.scheduled = False
+                return None
+        return None
