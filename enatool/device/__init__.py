@@ -15,9 +15,15 @@ MSI-X vectors. Modules, hardware block by block:
 | ``aenq.py`` | async event producer, keep-alive timer |
 | ``stats.py`` | device counters and the GET_STATS command |
 | ``faults.py`` | run-time fault injection knobs |
+| ``datapath.py`` | glue: runs the Tx/Rx engines and IO interrupts in ``process()`` |
+| ``tx.py`` | Tx SQ fetch (host ring / LLQ lines), gather, offloads, TSO, Tx completions |
+| ``rx.py`` | frame parse, RSS, scatter over Rx buffers, Rx completions, drops |
+| ``wire.py`` | the port: ``dev.wire.inject/take``, ``connect(a, b, rate_bps, delay)`` |
+| ``irq.py`` | IO MSI-X vectors: mask until unmask, auto-mask, moderation delays |
 """
 
 from enatool.device.device import SoftEnaDevice
 from enatool.device.dma import DmaFault
+from enatool.device.wire import connect, disconnect
 
-__all__ = ["SoftEnaDevice", "DmaFault"]
+__all__ = ["SoftEnaDevice", "DmaFault", "connect", "disconnect"]

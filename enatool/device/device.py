@@ -40,12 +40,14 @@ from enatool.ena.regs import PCI_VENDOR_ID_AMAZON, ResetReason
 from .admin import AdminQueue
 from .aenq import Aenq
 from .bar import Bar0, Bar2
+from .datapath import Datapath
 from .dma import DmaMemory
 from .faults import Faults
 from .features import DeviceLimits, FeatureSet, default_supported_features
 from .io_queues import MAX_QUEUE_PAIRS, IoQueues
 from .mmio import ReadlessResponder
 from .stats import DeviceStats
+from .tx import COMPLETION_ORDERS
 
 BAR2_SIZE = 4 * 1024 * 1024
 DEFAULT_CAPABILITIES = (
@@ -142,6 +144,15 @@ class SoftEnaDevice:
         self.aenq = Aenq(self)
         self.features = FeatureSet(self)
         self.io = IoQueues(self.num_queues, self.bar2.size)
+        # --- datapath (tx.py, rx.py, wire.py, irq.py) ----------------------------------------
+        self.datapath = Datapath(self)
+        self.io.listener = self.datapath
+        self.wire = self.datapath.wire
+        self._tx_completion_order = "in-order"
+        #: older instances: fixed RSS key as listed, 16-bit replicated hash (§8)
+        self.rss_fixed_key = False
+        #: packet offset in the first Rx buffer when the host advertised RX_OFFSET (§15)
+        self.rx_offset = 0
         # --- device state ---------------------------------------------------------------------
         self.now_ns = 0
         self._timers: list[tuple[int, int, Callable[[], None] | None]] = []
@@ -176,6 +187,17 @@ class SoftEnaDevice:
     @property
     def mtu(self) -> int:
         return self.features.mtu
+
+    @property
+    def tx_completion_order(self) -> str:
+        """Order of Tx completions within a burst: "in-order", "reverse" or "random"."""
+        return self._tx_completion_order
+
+    @tx_completion_order.setter
+    def tx_completion_order(self, value: str) -> None:
+        if value not in COMPLETION_ORDERS:
+            raise ValueError(f"tx_completion_order must be one of {COMPLETION_ORDERS}")
+        self._tx_completion_order = value
 
     # --- clock and scheduler --------------------------------------------------------------
     def schedule(self, due_ns: int, callback: Callable[[], None] | None) -> None:
@@ -216,7 +238,7 @@ class SoftEnaDevice:
     def _run(self) -> None:
         for _ in range(MAX_PROCESS_ROUNDS):
             progressed = self.admin.poll()
-            progressed |= self.io.poll()
+            progressed |= self.datapath.poll()
             progressed |= self.aenq.flush()
             if not progressed:
                 break
@@ -274,6 +296,7 @@ class SoftEnaDevice:
         """Function-level reset: what the device forgets (§15)."""
         self.reset_count += 1
         self.io.destroy_all()
+        self.datapath.reset()
         self.admin.reset()
         self.aenq.reset()
         self.features.reset()

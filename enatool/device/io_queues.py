@@ -126,6 +126,8 @@ class IoQueues:
         self._bar2 = RangeAllocator(bar2_size, 64) if bar2_size else None
         # BAR0 offset -> (queue object, method name) for the per-queue registers
         self.registers: dict[int, tuple[object, str]] = {}
+        #: the datapath: told about register writes and new CQs (interrupt state)
+        self.listener = None
 
     # --- index allocation -----------------------------------------------------------------
     @staticmethod
@@ -157,6 +159,8 @@ class IoQueues:
         self.registers[cq.unmask_offset] = (cq, "write_unmask")
         self.registers[cq.numa_offset] = (cq, "write_numa")
         self.registers[cq.head_db_offset] = (cq, "write_head_db")
+        if self.listener is not None:
+            self.listener.on_cq_created(cq)
         return cq
 
     def add_sq(
@@ -229,8 +233,7 @@ class IoQueues:
     def poll(self) -> bool:
         """Process doorbells (Tx fetch, Rx buffer posting, completions, interrupts).
 
-        The management-plane device does not move packets yet: doorbells are recorded in
-        ``IoSq.tail`` and nothing is consumed. Returns True when work was done.
+        Kept for compatibility: the device runs ``Datapath.poll`` (datapath.py) instead.
         """
         return False
 
@@ -242,6 +245,8 @@ class IoQueues:
             return False
         obj, method = target
         getattr(obj, method)(value)
+        if self.listener is not None:
+            self.listener.on_register_write(obj, method, value)
         return True
 
     def read_register(self, offset: int) -> int:

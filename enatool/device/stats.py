@@ -138,7 +138,8 @@ def get_stats(dev: SoftEnaDevice, raw: bytes) -> bytes:
         return pack(ENA_ADMIN_CUSTOMER_METRICS, reported_metrics=reported)
     # EXTENDED: free-form text in the control buffer
     if cmd["ctrl_length"]:
-        text = "".join(f"{k} {v}\n" for k, v in st.as_dict().items()).encode() + b"\0"
+        items = {**st.as_dict(), **dev.datapath.queue_stats()}
+        text = "".join(f"{k} {v}\n" for k, v in items.items()).encode() + b"\0"
         n = min(len(text), cmd["ctrl_length"])
         dev.dma.write(cmd["ctrl_address"], text[:n])
     return b""

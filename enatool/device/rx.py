@@ -1,0 +1,170 @@
+"""Rx side of the software ENA device: wire → parse → RSS → buffers → completions.
+
+INTERFACE.md §5.6, §5.7, §8, §13 items 7 and 10, §15. For every burst of frames that reached
+the port the device:
+
+- parses L2/L3/L4 and verifies the IPv4 header and TCP/UDP checksums (cdesc l3/l4 proto,
+  l3_csum_err, l4_csum_err, l4_csum_checked, ipv4_frag, vlan count);
+- hashes the flow with the configured RSS function: Toeplitz over the 40-byte key buffer
+  applied byte-reversed (§15) or CRC32 (CRC32C with the register preloaded with the init
+  value), over the selected hash-input fields of the flow type, L3/L4 sorted when enabled;
+  ``dev.rss_fixed_key = True`` models the older instances (the §8 fixed key as listed, 16-bit
+  replicated hash);
+- picks the Rx SQ ``table[hash mod table size]`` (entries are device Rx SQ indices);
+- scatters the frame over as many posted Rx buffers as needed and writes one completion per
+  buffer (:func:`numba_kernels.device_dp.rx_deliver`), ``offset`` = ``dev.rx_offset`` only if
+  the host advertised RX_OFFSET in its host info, else 0;
+- drops frames with no room: ``stats.rx_drops`` (and ``rx_overruns`` when buffers were posted
+  but too few for the frame) — they feed GET_STATS and the keep-alive event.
+
+An Rx SQ doorbell just publishes new buffers (``IoSq.tail``); nothing is held back for later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from enatool.ena.admin import DriverSupportedFeatures
+from numba_kernels import device_dp as kdp
+from numba_kernels import rss as krss
+from numba_kernels.packet import PK_NFIELDS
+
+from .dma import DmaMemory
+from .features import DEFAULT_RSS_KEY
+from .tx import _ring_view
+from .wire import FrameBatch
+
+if TYPE_CHECKING:
+    from .device import SoftEnaDevice
+    from .io_queues import IoSq
+
+RSS_INPUT_MAX = 36  # IPv6 addresses + ports
+
+
+@dataclass
+class RxQueueCounters:
+    pkts: int = 0
+    bytes: int = 0
+    drops: int = 0
+    overruns: int = 0
+    too_many_bufs: int = 0
+    completions: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class RxQueueState:
+    def __init__(self, sq: IoSq, ring: np.ndarray, cq_ring: np.ndarray):
+        self.sq = sq
+        self.ring = ring
+        self.cq_ring = cq_ring
+        self.broken = False
+        self.counters = RxQueueCounters()
+
+
+class RxEngine:
+    def __init__(self, dev: SoftEnaDevice):
+        self.dev = dev
+        self.queues: dict[int, RxQueueState] = {}
+        self.rec = np.zeros(PK_NFIELDS, np.int64)
+        self.crc_table = krss.crc32c_table()
+        self._tables_key: bytes | None = None
+        self._tables = np.zeros((RSS_INPUT_MAX, 256), np.uint32)
+        self.ids = np.zeros(1 << 16, np.int64)
+        self.blens = np.zeros(1 << 16, np.int64)
+        self.counts = np.zeros(kdp.RXN_LEN, np.int64)
+        self.unsteered_drops = 0  # table entry names no existing Rx SQ
+
+    def reset(self) -> None:
+        self.queues.clear()
+
+    def state(self, sq: IoSq) -> RxQueueState:
+        st = self.queues.get(sq.idx)
+        if st is None or st.sq is not sq:
+            dma = self.dev.dma
+            cq = sq.cq
+            st = RxQueueState(sq, _ring_view(dma, sq.base, sq.depth, 16),
+                              _ring_view(dma, cq.base, cq.depth, cq.entry_size))
+            self.queues[sq.idx] = st
+        return st
+
+    # --- RSS configuration as the device applies it ----------------------------------------
+    def _toeplitz_tables(self, eff_key: bytes) -> np.ndarray:
+        if eff_key != self._tables_key:
+            key = np.frombuffer(eff_key, np.uint8).copy()
+            self._tables = krss.toeplitz_tables(key, RSS_INPUT_MAX)
+            self._tables_key = eff_key
+        return self._tables
+
+    def rx_offset(self) -> int:
+        info = self.dev.host_info
+        if not info or not info["driver_supported_features"] & DriverSupportedFeatures.RX_OFFSET:
+            return 0
+        return max(0, min(int(getattr(self.dev, "rx_offset", 0)), 255))
+
+    # --- a burst of received frames ---------------------------------------------------------
+    def receive(self, batch: FrameBatch) -> bool:
+        dev = self.dev
+        n = len(batch.lens)
+        if n == 0:
+            return False
+        if not dev.link_up or dev.fatal:
+            dev.stats.rx_drops += n
+            return True
+        rss = dev.features.rss
+        fixed = bool(getattr(dev, "rss_fixed_key", False))
+        eff_key = DEFAULT_RSS_KEY if fixed else bytes(rss.key)[::-1]
+        size = 1 << rss.table_log
+        status = np.zeros(n, np.int64)
+        hashes = np.zeros(n, np.int64)
+        queues = np.zeros(n, np.int64)
+        kdp.rx_classify(batch.buf, batch.offs, batch.lens, n, self.rec, int(rss.func),
+                        self._toeplitz_tables(eff_key), self.crc_table, int(rss.init_val),
+                        rss.selected_fields, bool(rss.input_sort & 2), bool(rss.input_sort & 4),
+                        fixed, rss.table, size, status, hashes, queues)
+        offset = self.rx_offset()
+        max_bufs = dev.limits.max_per_packet_rx_descs
+        for q in np.unique(queues).tolist():
+            sel = np.flatnonzero(queues == q) if n > 1 else np.zeros(1, np.int64)
+            sq = dev.io.rx_sqs.get(int(q))
+            if sq is None:
+                dev.stats.rx_drops += int(sel.size)
+                self.unsteered_drops += int(sel.size)
+                continue
+            st = self.state(sq)
+            if st.broken:
+                dev.stats.rx_drops += int(sel.size)
+                continue
+            self.counts[:] = 0
+            cq = sq.cq
+            head, tail, err = kdp.rx_deliver(
+                batch.buf, batch.offs, batch.lens, sel, status, hashes, st.ring, sq.depth,
+                sq.head, sq.tail, st.cq_ring, cq.depth, cq.tail, dev.dma.arena,
+                DmaMemory.BUS_BASE, offset, max_bufs, sq.idx, self.ids, self.blens,
+                self.counts)
+            sq.head = int(head)
+            cq.tail = int(tail)
+            c = self.counts
+            cnt = st.counters
+            cnt.pkts += int(c[kdp.RXN_PKTS])
+            cnt.bytes += int(c[kdp.RXN_BYTES])
+            cnt.drops += int(c[kdp.RXN_DROPS])
+            cnt.overruns += int(c[kdp.RXN_OVERRUNS])
+            cnt.too_many_bufs += int(c[kdp.RXN_TOO_MANY_BUFS])
+            cnt.completions += int(c[kdp.RXN_CDESCS])
+            dev.stats.rx_pkts += int(c[kdp.RXN_PKTS])
+            dev.stats.rx_bytes += int(c[kdp.RXN_BYTES])
+            dev.stats.rx_drops += int(c[kdp.RXN_DROPS])
+            dev.stats.rx_overruns += int(c[kdp.RXN_OVERRUNS])
+            if c[kdp.RXN_CDESCS]:
+                dev.datapath.irq.completions(cq, rx=True)
+            if err:
+                st.broken = True
+                why = "buffer outside host memory" if err == kdp.ERR_DMA else "bad phase"
+                dev.datapath.errors.append(f"Rx SQ {sq.idx}: {why}")
+                dev.fatal_error()
+        return True

@@ -1,0 +1,262 @@
+"""Tx side of the software ENA device: doorbell → fetch → gather → offload → wire → completion.
+
+INTERFACE.md §5.1–5.5, §6, §13 items 5, 6, 8, §15. On a Tx SQ doorbell the device takes every
+complete packet between its head and the new tail:
+
+- host placement: 16-byte descriptors from the SQ ring in DMA memory
+  (:func:`numba_kernels.rings.tx_sq_fetch`, which also applies the per-queue meta cache);
+- LLQ (placement 3): lines of 128/256 B in the queue's BAR2 area, N descriptors then the
+  pushed header in the first line, continuation lines full of descriptors, tail counted in
+  lines (:func:`numba_kernels.device_dp.llq_fetch_burst`). A header longer than
+  line − 16 N drops the packet (counted) but it is still completed so the driver gets its
+  req_id back. With LIMIT_TX_BURST, a doorbell advancing more lines than
+  max_tx_burst_size / line size is counted in ``llq_burst_violations`` (processed anyway).
+
+Packets are gathered, offloaded (IPv4 header checksum, full/partial L4 checksum, TSO by MSS)
+and padded to 60 bytes by :func:`numba_kernels.device_dp.tx_build_frames`, put on the wire as
+one batch, and **one Tx completion per packet** with comp_req is written with its 16-bit
+req_id, in the order chosen by ``dev.tx_completion_order`` ("in-order", "reverse" or "random"
+within a burst: ENA completions may be out of order, §5.5). A malformed descriptor stream or
+a buffer outside host memory is a device fatal error (DEV_STS.fatal_error + AENQ
+FATAL_ERROR); the queue stops until it is destroyed or the device reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from enatool.ena.admin import LlqAccelFlags, PlacementPolicy
+from numba_kernels import device_dp as kdp
+from numba_kernels import rings as krings
+from numba_kernels.descriptors import ERR_HEADER_TOO_LONG
+from numba_kernels.packet import PK_NFIELDS
+
+from .dma import DmaMemory
+from .wire import FrameBatch
+
+if TYPE_CHECKING:
+    from .device import SoftEnaDevice
+    from .io_queues import IoSq
+
+COMPLETION_ORDERS = ("in-order", "reverse", "random")
+WORK_BYTES = 65536 + 512  # largest gathered packet: 64 KB TSO payload + headers
+MAX_TSO_SEGMENTS = 4096
+
+
+@dataclass
+class TxQueueCounters:
+    pkts: int = 0  # packets taken from the SQ
+    frames: int = 0  # frames put on the wire (TSO segments counted each)
+    bytes: int = 0
+    drops: int = 0
+    llq_header_drops: int = 0
+    offload_errors: int = 0
+    completions: int = 0
+    doorbells: int = 0
+    bursts: int = 0
+    llq_burst_violations: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class TxQueueState:
+    """Device-private state of one Tx SQ (dropped when the SQ object goes away)."""
+
+    sq: IoSq
+    ring: np.ndarray | None  # (depth, 4) uint32 view (host placement)
+    cq_ring: np.ndarray
+    meta_state: np.ndarray = field(default_factory=lambda: np.zeros(krings.META_STATE_LEN,
+                                                                    np.int64))
+    broken: bool = False
+    last_doorbell_tail: int = 0
+    counters: TxQueueCounters = field(default_factory=TxQueueCounters)
+
+
+def _ring_view(dma: DmaMemory, base: int, depth: int, entry_bytes: int) -> np.ndarray:
+    return dma.view(base, depth * entry_bytes).view(np.uint32).reshape(depth, entry_bytes // 4)
+
+
+class TxEngine:
+    def __init__(self, dev: SoftEnaDevice):
+        self.dev = dev
+        self.queues: dict[int, TxQueueState] = {}
+        self.fatal_errors = 0
+        self.rec = np.zeros(PK_NFIELDS, np.int64)
+        self.work = np.zeros(WORK_BYTES, np.uint8)
+        self.seg_buf = np.zeros(WORK_BYTES * 2 + MAX_TSO_SEGMENTS * 128, np.uint8)
+        self.seg_off = np.zeros(MAX_TSO_SEGMENTS, np.int64)
+        self.seg_len = np.zeros(MAX_TSO_SEGMENTS, np.int64)
+        self.out_buf = np.zeros(1 << 20, np.uint8)
+        self.out_off = np.zeros(4096, np.int64)
+        self.out_len = np.zeros(4096, np.int64)
+        self._scratch: dict[tuple, dict[str, np.ndarray]] = {}
+
+    def reset(self) -> None:
+        self.queues.clear()
+
+    # --- queue state ------------------------------------------------------------------------
+    def state(self, sq: IoSq) -> TxQueueState:
+        st = self.queues.get(sq.idx)
+        if st is None or st.sq is not sq:
+            dma = self.dev.dma
+            ring = (_ring_view(dma, sq.base, sq.depth, 16)
+                    if sq.placement == PlacementPolicy.HOST else None)
+            cq = sq.cq
+            st = TxQueueState(sq, ring, _ring_view(dma, cq.base, cq.depth, cq.entry_size))
+            self.queues[sq.idx] = st
+        return st
+
+    def _arrays(self, depth: int, line_size: int) -> dict[str, np.ndarray]:
+        key = (depth, line_size)
+        a = self._scratch.get(key)
+        if a is None:
+            a = {
+                "first_idx": np.zeros(depth, np.int64),
+                "ndata": np.zeros(depth, np.int64),
+                "nmeta": np.zeros(depth, np.int64),
+                "meta": np.zeros((depth, 2), np.int64),
+                "req_id": np.zeros(depth, np.int64),
+                "comp_req": np.zeros(depth, np.int64),
+                "sq_head": np.zeros(depth, np.int64),
+                "status": np.zeros(depth, np.int64),
+                "pkt_status": np.zeros(depth, np.int64),
+                "hdr_len": np.zeros(depth, np.int64),
+                "headers": np.zeros((depth, max(line_size, 1)), np.uint8),
+                "descs": np.zeros((max(depth * line_size // 16, 1) + 64, 4), np.uint32),
+            }
+            self._scratch[key] = a
+        return a
+
+    # --- processing -----------------------------------------------------------------------
+    def poll(self) -> bool:
+        progressed = False
+        for sq in list(self.dev.io.tx_sqs.values()):
+            if sq.tail != sq.head:
+                progressed |= self.process_sq(sq)
+        return progressed
+
+    def process_sq(self, sq: IoSq) -> bool:
+        st = self.state(sq)
+        if st.broken or self.dev.fatal:
+            return False
+        if sq.doorbells != st.counters.doorbells:
+            self._check_burst(sq, st)
+        dev = self.dev
+        line = sq.llq_line_size if sq.placement == PlacementPolicy.DEV else 0
+        a = self._arrays(sq.depth, line)
+        max_descs = dev.limits.max_per_packet_tx_descs
+        if line:
+            cfg = sq.llq_config
+            area = dev.bar2.mem[sq.llq_offset: sq.llq_offset + sq.depth * line]
+            n, new_head = kdp.llq_fetch_burst(
+                area, sq.head, sq.tail, sq.depth, line, cfg["descs_before_header"], sq.depth,
+                max_descs, st.meta_state, a["descs"], a["first_idx"], a["ndata"], a["meta"],
+                a["headers"], a["hdr_len"], a["status"], a["req_id"], a["comp_req"],
+                a["sq_head"])
+            descs, mask, use_hdr = a["descs"], 0x7FFFFFFF, True
+        else:
+            n, new_head = krings.tx_sq_fetch(
+                st.ring, sq.head, sq.tail, sq.depth, sq.depth, max_descs, st.meta_state,
+                a["first_idx"], a["ndata"], a["nmeta"], a["meta"])
+            if n > 0:
+                kdp.tx_packet_info(st.ring, sq.depth - 1, a["first_idx"], a["ndata"], n,
+                                   a["req_id"], a["comp_req"], a["sq_head"])
+                a["status"][:n] = 0
+            descs, mask, use_hdr = st.ring, sq.depth - 1, False
+        n = int(n)
+        if n < 0:
+            self._fatal(st, f"Tx SQ {sq.idx}: malformed descriptors (error {n}) at {new_head}")
+            return False
+        if n == 0:
+            return False
+        # gather + offload + wire layout, growing the output when needed
+        start, pos, nout = 0, 0, 0
+        while True:
+            start, pos, nout, err = kdp.tx_build_frames(
+                descs, mask, a["first_idx"], a["ndata"], a["meta"], a["headers"],
+                a["hdr_len"], use_hdr, a["status"], start, n, dev.dma.arena,
+                DmaMemory.BUS_BASE, self.work, self.seg_buf, self.seg_off, self.seg_len,
+                self.rec, self.out_buf, pos, self.out_off, self.out_len, nout,
+                a["pkt_status"])
+            if err == 0:
+                break
+            if err == kdp.ERR_OUT_FULL:
+                self._grow()
+                continue
+            self._fatal(st, f"Tx SQ {sq.idx}: buffer outside host memory (packet {start})")
+            return False
+        sq.head = int(new_head)
+        c = st.counters
+        c.pkts += n
+        c.bursts += 1
+        pstat = a["pkt_status"][:n]
+        drops = int(np.count_nonzero((pstat == kdp.TXS_DROP_HEADER)
+                                     | (pstat == kdp.TXS_DROP_TOO_BIG)))
+        hdr_drops = int(np.count_nonzero(a["status"][:n] == ERR_HEADER_TOO_LONG))
+        c.drops += drops
+        c.llq_header_drops += hdr_drops
+        c.offload_errors += int(np.count_nonzero(pstat == kdp.TXS_OFFLOAD_ERR))
+        dev.stats.tx_drops += drops
+        if nout:
+            lens = self.out_len[:nout].copy()
+            nbytes = int(lens.sum())
+            c.frames += nout
+            c.bytes += nbytes
+            if dev.link_up:
+                dev.stats.tx_pkts += nout
+                dev.stats.tx_bytes += nbytes
+                batch = FrameBatch(self.out_buf[:pos].copy(), self.out_off[:nout].copy(), lens)
+                dev.wire.transmit(batch)
+            else:
+                dev.stats.tx_drops += nout
+        self._complete(st, a, n)
+        return True
+
+    def _complete(self, st: TxQueueState, a: dict[str, np.ndarray], n: int) -> None:
+        sel = np.flatnonzero(a["comp_req"][:n])
+        if sel.size == 0:
+            return
+        order = getattr(self.dev, "tx_completion_order", "in-order")
+        if order == "reverse":
+            sel = sel[::-1]
+        elif order == "random":
+            sel = self.dev._rng.permutation(sel)
+        req_ids = np.ascontiguousarray(a["req_id"][sel])
+        heads = np.ascontiguousarray(a["sq_head"][sel])
+        cq = st.sq.cq
+        cq.tail = int(krings.cq_write_tx(st.cq_ring, cq.tail, cq.depth, req_ids, heads,
+                                         st.sq.idx))
+        st.counters.completions += int(sel.size)
+        self.dev.datapath.irq.completions(cq, rx=False)
+
+    def _check_burst(self, sq: IoSq, st: TxQueueState) -> None:
+        """LIMIT_TX_BURST: lines written between two doorbells (§6)."""
+        advanced = (sq.tail - st.last_doorbell_tail) & 0xFFFF
+        st.last_doorbell_tail = sq.tail
+        st.counters.doorbells = sq.doorbells
+        cfg = sq.llq_config
+        if sq.placement != PlacementPolicy.DEV or not cfg:
+            return
+        if cfg.get("accel_flags", 0) & LlqAccelFlags.LIMIT_TX_BURST:
+            limit = cfg.get("max_tx_burst_size", 0) // max(sq.llq_line_size, 1)
+            if limit and advanced > limit:
+                st.counters.llq_burst_violations += 1
+
+    def _grow(self) -> None:
+        """Double the output buffers, keeping what the interrupted call already wrote."""
+        for name in ("out_buf", "out_off", "out_len"):
+            old = getattr(self, name)
+            new = np.zeros(old.size * 2, old.dtype)
+            new[: old.size] = old
+            setattr(self, name, new)
+
+    def _fatal(self, st: TxQueueState, why: str) -> None:
+        st.broken = True
+        self.fatal_errors += 1
+        self.dev.datapath.errors.append(why)
+        self.dev.fatal_error()

@@ -1,0 +1,490 @@
+"""Device-side datapath bursts of the software ENA device: Tx gather/offload, Rx classify/deliver.
+
+The ENA hardware (INTERFACE.md §5, §6, §8, §15) fetches a burst of Tx descriptors, gathers each
+packet's buffers by DMA, applies the checksum/TSO offloads and puts frames on the wire; on Rx it
+parses the frame, hashes it for RSS, picks a queue, scatters it over posted buffers and writes
+one completion per buffer. These kernels do whole bursts so that Python runs per burst, not per
+packet. They build on :mod:`numba_kernels.rings` (fetch, completion writers),
+:mod:`numba_kernels.llq` (line parser), :mod:`numba_kernels.packet` and :mod:`numba_kernels.tso`.
+
+DMA is modelled as one ``uint8`` arena; a bus address maps to ``addr - bus_base``. The kernels
+check accesses against the arena bounds (not against individual allocations) and report
+``ERR_DMA`` so the device turns it into a fatal error instead of an exception.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numba_kernels.descriptors import (
+    CTRL_COMP_REQ,
+    CTRL_META_DESC,
+    CTRL_PHASE,
+    ERR_HEADER_TOO_LONG,
+    ERR_MALFORMED,
+    ERR_TOO_MANY_DESCS,
+    TX_L3_CSUM_EN,
+    TX_L4_CSUM_EN,
+    TX_L4_CSUM_PARTIAL,
+    TX_TSO_EN,
+    TXM_MSS_HI_MASK,
+    TXM_MSS_HI_SHIFT,
+    TXM_MSS_LO_SHIFT,
+)
+from numba_kernels.jit import njit
+from numba_kernels.llq import llq_read_packet
+from numba_kernels.packet import (
+    L3_IPV4,
+    L3_IPV6,
+    L4_TCP,
+    L4_UDP,
+    PK_ADDR_LEN,
+    PK_DST_ADDR_OFF,
+    PK_IPV4_FRAG,
+    PK_IPV6_EXT,
+    PK_L3_PROTO,
+    PK_L4_OFF,
+    PK_L4_PROTO,
+    PK_SRC_ADDR_OFF,
+    parse_frame,
+    rx_status_from_parse,
+    tx_apply_offloads,
+    verify_checksums,
+)
+from numba_kernels.rings import cq_write_rx, ring_phase, tx_meta_cache_apply
+from numba_kernels.tso import tso_segment
+
+ERR_DMA = -20  # a buffer address outside host memory
+ERR_OUT_FULL = -21  # output buffer full: call again from the returned packet index
+
+# per-packet Tx result codes (pkt_status)
+TXS_OK = 0
+TXS_DROP_HEADER = 1  # LLQ header longer than line - 16 N
+TXS_DROP_TOO_BIG = 2  # gathered frame larger than the work buffer
+TXS_OFFLOAD_ERR = 3  # an enabled offload did not apply (sent unchanged)
+
+MIN_FRAME = 60  # frames are padded to 60 bytes on the wire (§15)
+
+# RSS flow types (index into the 16-entry hash-input field arrays, §8)
+FLOW_TCP4 = 0
+FLOW_UDP4 = 1
+FLOW_TCP6 = 2
+FLOW_UDP6 = 3
+FLOW_IP4 = 4
+FLOW_IP6 = 5
+FLOW_IP4_FRAG = 6
+FLOW_NOT_IP = 7
+FLOW_IP6_EX = 9
+F_L2_DA = 1
+F_L2_SA = 2
+F_L3_DA = 4
+F_L3_SA = 8
+F_L4_DP = 16
+F_L4_SP = 32
+RSS_TOEPLITZ = 1
+RSS_CRC32 = 2
+
+# rx_deliver counters
+RXN_PKTS = 0
+RXN_BYTES = 1
+RXN_DROPS = 2
+RXN_OVERRUNS = 3
+RXN_TOO_MANY_BUFS = 4
+RXN_CDESCS = 5
+RXN_LEN = 6
+
+
+# ---- Tx ---------------------------------------------------------------------------------------
+@njit
+def llq_fetch_burst(area, head, tail, depth, line_size, descs_before_header, max_pkts, max_descs,
+                    meta_state, out_descs, out_first_idx, out_ndata, out_meta, out_headers,
+                    out_hdr_len, out_status, out_req_id, out_comp_req, out_sq_head):
+    """Parse up to ``max_pkts`` LLQ packets between line ``head`` and ``tail`` (§6).
+
+    Like :func:`numba_kernels.llq.llq_fetch` but a packet whose pushed header is too long
+    still reports its req_id/comp_req (``out_status`` = ERR_HEADER_TOO_LONG, no data), so the
+    device can drop it *and* complete it; ``out_sq_head[p]`` is the line head after packet p.
+    Returns ``(n_pkts, new_head)`` or ``(err, head_of_bad_packet)``.
+    """
+    h = head
+    npkts = 0
+    row = 0
+    while npkts < max_pkts and h != tail:
+        nd, hl, nh = llq_read_packet(area, h, tail, depth, line_size, descs_before_header,
+                                     max_descs + 1, out_descs, row, out_headers[npkts])
+        if nd == 0:
+            break
+        if nd == ERR_HEADER_TOO_LONG:
+            w0 = np.int64(out_descs[row, 0])
+            r = row + 1 if (w0 & CTRL_META_DESC) else row
+            d0 = np.int64(out_descs[r, 0])
+            d1 = np.int64(out_descs[r, 1])
+            out_req_id[npkts] = (((d0 >> 16) & 0x3F) << 10) | ((d1 >> 22) & 0x3FF)
+            out_comp_req[npkts] = 1 if (d0 & CTRL_COMP_REQ) else 0
+            out_first_idx[npkts] = row
+            out_ndata[npkts] = 0
+            out_meta[npkts, 0] = 0
+            out_meta[npkts, 1] = 0
+            out_hdr_len[npkts] = 0
+            out_status[npkts] = ERR_HEADER_TOO_LONG
+            out_sq_head[npkts] = nh
+            npkts += 1
+            h = nh
+            continue
+        if nd < 0:
+            return nd, h
+        w0 = np.int64(out_descs[row, 0])
+        has_meta = (w0 & CTRL_META_DESC) != 0
+        nmeta = 1 if has_meta else 0
+        ndata = nd - nmeta
+        if ndata > max_descs or ndata <= 0:
+            return (ERR_TOO_MANY_DESCS if ndata > 0 else ERR_MALFORMED), h
+        mw2 = np.int64(out_descs[row, 2]) if has_meta else np.int64(0)
+        out_first_idx[npkts] = row + nmeta
+        out_ndata[npkts] = ndata
+        tx_meta_cache_apply(meta_state, has_meta, w0 if has_meta else np.int64(0), mw2,
+                            out_meta, npkts)
+        d0 = np.int64(out_descs[row + nmeta, 0])
+        d1 = np.int64(out_descs[row + nmeta, 1])
+        out_req_id[npkts] = (((d0 >> 16) & 0x3F) << 10) | ((d1 >> 22) & 0x3FF)
+        out_comp_req[npkts] = 1 if (d0 & CTRL_COMP_REQ) else 0
+        out_hdr_len[npkts] = hl
+        out_status[npkts] = 0
+        out_sq_head[npkts] = nh
+        npkts += 1
+        row += nd
+        h = nh
+    return npkts, h
+
+
+@njit
+def tx_packet_info(descs, mask, first_idx, ndata, npkts, out_req_id, out_comp_req, out_sq_head):
+    """Host mode: req_id (16 bits, §5.3) and comp_req of each fetched packet and the SQ head
+    after it (free-running index past its last data descriptor)."""
+    for p in range(npkts):
+        i = np.int64(first_idx[p])
+        d0 = np.int64(descs[i & mask, 0])
+        d1 = np.int64(descs[i & mask, 1])
+        out_req_id[p] = (((d0 >> 16) & 0x3F) << 10) | ((d1 >> 22) & 0x3FF)
+        out_comp_req[p] = 1 if (d0 & CTRL_COMP_REQ) else 0
+        out_sq_head[p] = (i + ndata[p]) & 0xFFFF
+
+
+@njit
+def _pad(out_buf, pos, length):
+    """Zero-pad a frame at ``out_buf[pos:]`` to MIN_FRAME; returns the wire length."""
+    if length >= MIN_FRAME:
+        return length
+    for b in range(length, MIN_FRAME):
+        out_buf[pos + b] = 0
+    return MIN_FRAME
+
+
+@njit
+def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_headers, status,
+                    start_pkt, npkts, arena, bus_base, work, seg_buf, seg_off, seg_len, rec,
+                    out_buf, out_pos, out_off, out_len, n_out, pkt_status):
+    """Gather, offload and lay out the wire frames of packets ``start_pkt..npkts-1``.
+
+    Per packet: the pushed header (LLQ, ``use_headers``) then every data buffer by DMA; the
+    offload bits of the first data descriptor (§5.3) and the MSS of the effective meta
+    (§5.4): TSO (``tso_en`` and mss > 0) cuts MSS segments with
+    :func:`numba_kernels.tso.tso_segment`, otherwise IPv4 header / full or partial L4
+    checksums are filled by :func:`numba_kernels.packet.tx_apply_offloads`. Frames are
+    padded to 60 bytes and appended to ``out_buf`` from ``out_pos`` (offsets/lengths into
+    ``out_off/out_len`` from index ``n_out``). ``status[p] < 0`` (LLQ header drop) skips p.
+
+    Returns ``(next_pkt, out_pos, n_out, err)``: ``next_pkt == npkts`` when done;
+    err ERR_OUT_FULL (grow the output and call again from ``next_pkt``) or ERR_DMA (a
+    buffer outside host memory; fatal). ``pkt_status[p]`` gets a TXS_* code.
+    """
+    arena_size = arena.shape[0]
+    wcap = work.shape[0]
+    for p in range(start_pkt, npkts):
+        if status[p] < 0:
+            pkt_status[p] = TXS_DROP_HEADER
+            continue
+        fi = np.int64(first_idx[p])
+        nd = np.int64(ndata[p])
+        # -- gather ---------------------------------------------------------------------
+        length = 0
+        if use_headers:
+            hl = np.int64(hdr_len[p])
+            for b in range(hl):
+                work[b] = headers[p, b]
+            length = hl
+        too_big = False
+        for k in range(nd):
+            i = (fi + k) & mask
+            blen = np.int64(descs[i, 0]) & 0xFFFF
+            if blen == 0:
+                continue
+            addr = ((np.int64(descs[i, 3]) & 0xFFFF) << 32) | np.int64(descs[i, 2])
+            off = addr - bus_base
+            if off < 0 or off + blen > arena_size:
+                return p, out_pos, n_out, ERR_DMA
+            if length + blen > wcap:
+                too_big = True
+                break
+            work[length:length + blen] = arena[off:off + blen]
+            length += blen
+        if too_big:
+            pkt_status[p] = TXS_DROP_TOO_BIG
+            continue
+        d1 = np.int64(descs[fi & mask, 1])
+        mw0 = np.int64(meta[p, 0])
+        mw2 = np.int64(meta[p, 1])
+        mss = (((mw0 & TXM_MSS_HI_MASK) >> TXM_MSS_HI_SHIFT) << 10) | (
+            (mw2 >> TXM_MSS_LO_SHIFT) & 0x3FF)
+        pkt_status[p] = TXS_OK
+        if (d1 & TX_TSO_EN) and mss > 0:
+            nseg = tso_segment(work, 0, length, mss, seg_buf, seg_off, seg_len, rec)
+            if nseg > 0:
+                need = 0
+                for s in range(nseg):
+                    need += max(np.int64(seg_len[s]), MIN_FRAME)
+                if out_pos + need > out_buf.shape[0] or n_out + nseg > out_off.shape[0]:
+                    return p, out_pos, n_out, ERR_OUT_FULL
+                for s in range(nseg):
+                    sl = np.int64(seg_len[s])
+                    so = np.int64(seg_off[s])
+                    out_buf[out_pos:out_pos + sl] = seg_buf[so:so + sl]
+                    wl = _pad(out_buf, out_pos, sl)
+                    out_off[n_out] = out_pos
+                    out_len[n_out] = wl
+                    n_out += 1
+                    out_pos += wl
+                continue
+            pkt_status[p] = TXS_OFFLOAD_ERR  # not segmentable: sent as one frame
+        need = max(length, MIN_FRAME)
+        if out_pos + need > out_buf.shape[0] or n_out >= out_off.shape[0]:
+            return p, out_pos, n_out, ERR_OUT_FULL
+        out_buf[out_pos:out_pos + length] = work[:length]
+        l3 = (d1 & TX_L3_CSUM_EN) != 0
+        l4 = (d1 & TX_L4_CSUM_EN) != 0
+        if l3 or l4:
+            r = tx_apply_offloads(out_buf, out_pos, length, l3, l4,
+                                  (d1 & TX_L4_CSUM_PARTIAL) != 0, rec)
+            if r < 0:
+                pkt_status[p] = TXS_OFFLOAD_ERR
+        wl = _pad(out_buf, out_pos, length)
+        out_off[n_out] = out_pos
+        out_len[n_out] = wl
+        n_out += 1
+        out_pos += wl
+    return npkts, out_pos, n_out, 0
+
+
+# ---- Rx ---------------------------------------------------------------------------------------
+@njit
+def _swap_greater(tmp, a, b, n):
+    """Put the smaller of tmp[a:a+n] and tmp[b:b+n] (unsigned, network order) first."""
+    for k in range(n):
+        x = tmp[a + k]
+        y = tmp[b + k]
+        if x < y:
+            return
+        if x > y:
+            for m in range(n):
+                t = tmp[a + m]
+                tmp[a + m] = tmp[b + m]
+                tmp[b + m] = t
+            return
+
+
+@njit
+def rss_flow_type(rec):
+    """RSS flow protocol of a parsed frame (§8): TCP4/UDP4/IP4/IP4_FRAG/TCP6/UDP6/IP6/IP6_EX/
+    NOT_IP."""
+    l3 = rec[PK_L3_PROTO]
+    l4 = rec[PK_L4_PROTO]
+    if l3 == L3_IPV4:
+        if rec[PK_IPV4_FRAG]:
+            return FLOW_IP4_FRAG
+        if l4 == L4_TCP:
+            return FLOW_TCP4
+        if l4 == L4_UDP:
+            return FLOW_UDP4
+        return FLOW_IP4
+    if l3 == L3_IPV6:
+        if rec[PK_IPV6_EXT]:
+            return FLOW_IP6_EX
+        if l4 == L4_TCP:
+            return FLOW_TCP6
+        if l4 == L4_UDP:
+            return FLOW_UDP6
+        return FLOW_IP6
+    return FLOW_NOT_IP
+
+
+@njit
+def rss_input(buf, start, length, rec, fields, sort_l3, sort_l4, tmp, out):
+    """The bytes the device hashes for a parsed frame (§8, §15): selected fields of its flow
+    type in the order SA, DA, SP, DP, after sorting addresses and ports independently
+    (unsigned network order) when L3/L4 sort is on; NOT_IP uses the MAC addresses (SA, DA).
+    Returns the byte count."""
+    flow = rss_flow_type(rec)
+    f = np.int64(fields[flow])
+    n = 0
+    if flow == FLOW_NOT_IP:
+        if length < 12:
+            return 0
+        if f & F_L2_SA:
+            for i in range(6):
+                out[n + i] = buf[start + 6 + i]
+            n += 6
+        if f & F_L2_DA:
+            for i in range(6):
+                out[n + i] = buf[start + i]
+            n += 6
+        return n
+    al = rec[PK_ADDR_LEN]
+    for i in range(al):
+        tmp[i] = buf[start + rec[PK_SRC_ADDR_OFF] + i]
+        tmp[al + i] = buf[start + rec[PK_DST_ADDR_OFF] + i]
+    has_l4 = rec[PK_L4_OFF] > 0 and (rec[PK_L4_PROTO] == L4_TCP or rec[PK_L4_PROTO] == L4_UDP)
+    if has_l4:
+        for i in range(4):
+            tmp[2 * al + i] = buf[start + rec[PK_L4_OFF] + i]
+    else:
+        for i in range(4):
+            tmp[2 * al + i] = 0
+    if sort_l3:
+        _swap_greater(tmp, 0, al, al)
+    if sort_l4:
+        _swap_greater(tmp, 2 * al, 2 * al + 2, 2)
+    if f & F_L3_SA:
+        for i in range(al):
+            out[n + i] = tmp[i]
+        n += al
+    if f & F_L3_DA:
+        for i in range(al):
+            out[n + i] = tmp[al + i]
+        n += al
+    if f & F_L4_SP:
+        out[n] = tmp[2 * al]
+        out[n + 1] = tmp[2 * al + 1]
+        n += 2
+    if f & F_L4_DP:
+        out[n] = tmp[2 * al + 2]
+        out[n + 1] = tmp[2 * al + 3]
+        n += 2
+    return n
+
+
+@njit
+def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_value, fields,
+                sort_l3, sort_l4, replicate16, table, table_size, out_status, out_hash,
+                out_queue):
+    """Parse, verify checksums, hash and steer ``n`` frames (§5.7, §8).
+
+    Per frame: Rx cdesc parse bits (:func:`numba_kernels.packet.rx_status_from_parse`),
+    the RSS hash (Toeplitz over the effective key via ``toeplitz_tables``, or CRC32C with
+    the register preloaded with ``init_value``), optionally 16-bit replicated, and the Rx SQ
+    ``table[hash mod table_size]``.
+    """
+    tmp = np.zeros(40, np.uint8)
+    inp = np.zeros(40, np.uint8)
+    for f in range(n):
+        s = np.int64(offs[f])
+        ln = np.int64(lens[f])
+        parse_frame(buf, s, ln, rec)
+        verify_checksums(buf, s, rec)
+        out_status[f] = rx_status_from_parse(rec)
+        k = rss_input(buf, s, ln, rec, fields, sort_l3, sort_l4, tmp, inp)
+        if func == RSS_CRC32:
+            c = np.int64(init_value)
+            for p in range(k):
+                c = np.int64(crc_table[(c ^ np.int64(inp[p])) & 0xFF]) ^ (c >> 8)
+            h = (c ^ 0xFFFFFFFF) & 0xFFFFFFFF
+        else:
+            h = np.int64(init_value)
+            for p in range(k):
+                h ^= np.int64(toeplitz_tables[p, inp[p]])
+            h &= 0xFFFFFFFF
+        if replicate16:
+            h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
+        out_hash[f] = h
+        out_queue[f] = table[h % table_size]
+
+
+@njit
+def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_tail, cq,
+               cq_depth, cq_tail, arena, bus_base, rx_offset, max_bufs, sub_qid, ids, blens,
+               counts):
+    """Scatter the frames ``sel`` over the posted Rx buffers of one queue (§5.6, §5.7, §15).
+
+    A frame takes buffers from ``sq_head`` until they hold it (the first one starts
+    ``rx_offset`` bytes in); one completion per buffer (first/last, length of data in the
+    buffer, req_id, parse bits and hash in the last). A frame that does not fit into the
+    posted buffers is dropped without consuming any (``counts[RXN_DROPS]``; also
+    ``RXN_OVERRUNS`` when some were posted); more than ``max_bufs`` buffers → dropped.
+
+    Returns ``(sq_head, cq_tail, err)``; err ERR_DMA (buffer outside host memory) or
+    ERR_MALFORMED (a posted descriptor with the wrong phase) stops the queue.
+    """
+    mask = sq_depth - 1
+    arena_size = arena.shape[0]
+    h = np.int64(sq_head)
+    t = np.int64(cq_tail)
+    for j in range(sel.shape[0]):
+        f = sel[j]
+        need = np.int64(lens[f])
+        avail = (np.int64(sq_tail) - h) & 0xFFFF
+        if avail == 0:
+            counts[RXN_DROPS] += 1
+            continue
+        # how many buffers does the frame take?
+        nb = 0
+        cap = np.int64(0)
+        while cap < need and nb < avail and nb <= max_bufs:
+            idx = (h + nb) & 0xFFFF
+            w0 = np.int64(sq[idx & mask, 0])
+            if (1 if (w0 & CTRL_PHASE) else 0) != ring_phase(idx, sq_depth):
+                return h, t, ERR_MALFORMED
+            bl = w0 & 0xFFFF
+            if bl == 0:
+                bl = 65536
+            if nb == 0:
+                bl = bl - rx_offset if bl > rx_offset else 0
+            cap += bl
+            nb += 1
+        if cap < need:
+            counts[RXN_DROPS] += 1
+            if nb > max_bufs:
+                counts[RXN_TOO_MANY_BUFS] += 1
+            else:
+                counts[RXN_OVERRUNS] += 1
+            continue
+        if nb > max_bufs:
+            counts[RXN_DROPS] += 1
+            counts[RXN_TOO_MANY_BUFS] += 1
+            continue
+        src = np.int64(offs[f])
+        left = need
+        for k in range(nb):
+            idx = (h + k) & 0xFFFF
+            slot = idx & mask
+            w0 = np.int64(sq[slot, 0])
+            bl = w0 & 0xFFFF
+            if bl == 0:
+                bl = 65536
+            skip = rx_offset if k == 0 else 0
+            room = bl - skip if bl > skip else 0
+            c = min(room, left)
+            addr = ((np.int64(sq[slot, 3]) & 0xFFFF) << 32) | np.int64(sq[slot, 2])
+            off = addr - bus_base + skip
+            if off < 0 or off + c > arena_size:
+                return h, t, ERR_DMA
+            arena[off:off + c] = buf[src:src + c]
+            src += c
+            left -= c
+            ids[k] = np.int64(sq[slot, 1]) & 0xFFFF
+            blens[k] = c
+        t = cq_write_rx(cq, t, cq_depth, ids, blens, 0, nb, status[f], hashes[f], sub_qid,
+                        rx_offset)
+        h = (h + nb) & 0xFFFF
+        counts[RXN_PKTS] += 1
+        counts[RXN_BYTES] += need
+        counts[RXN_CDESCS] += nb
+    return h, t, 0
