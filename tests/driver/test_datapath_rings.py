@@ -392,7 +392,8 @@ def test_llq_lines_push_header_and_burst_limit(make_dev):
         # DISABLE_META_CACHING: every packet carries a (zero) meta descriptor
         assert all(p[2] for p in pkts) == cfg.disable_meta_caching
         # burst limit 16 lines between doorbells (multi-line packets included)
-        assert sq.doorbells - db0 >= ring.stats.doorbells - 0 >= 3
+        lines = ring.tail  # free-running line tail, started at 0
+        assert sq.doorbells - db0 == ring.stats.doorbells >= -(-lines // 16) > 1
         assert ring.stats.llq_buffer_copy == 1  # 96-byte push spans the two segments
         assert ring.free_entries == ring.depth - 1 - sq.tail
     finally:
