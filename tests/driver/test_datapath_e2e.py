@@ -82,3 +82,27 @@ def test_default_moderation_modes_and_dim_switch():
         assert be.stats(end=1)["queue_0_tx_napi_comp"] > 0
         be.set_coalesce(end=1, adaptive_rx=False)
         assert [c.mod.mode for c in drv.napi] == ["static", "static"]
+
+
+def test_2016_driver_moves_traffic_with_full_page_buffers_and_adaptive_table():
+    with SoftBackend(queues=1, era="2016", llq=False) as be:
+        drv = be.drivers[1]
+        assert drv.napi[0].rx.buf_len == 4096 and drv.napi[0].mod.mode == "adaptive2016"
+        frames = [_udp4(i, payload=bytes(1400)) for i in range(40)]
+        for _ in range(5):
+            assert be.tx_burst(0, frames) == 40
+            be.advance(0.002)
+        assert be.rx_burst(0, end=1) == frames * 5
+        assert drv.napi[0].mod.adaptive.level > 0
+
+
+def test_user_rss_table_survives_a_reset():
+    with SoftBackend(queues=2) as be:
+        drv = be.drivers[1]
+        table = [1] * len(drv.get_rss()["table"])
+        be.set_rss(end=1, table=table)
+        drv.reset_and_recover()
+        assert drv.get_rss()["table"] == table
+        be.tx_burst(0, [_udp4(i) for i in range(10)])
+        be.advance(0.002)
+        assert be.rx_burst(0, end=1) == [] and len(be.rx_burst(1, end=1)) == 10
