@@ -245,9 +245,9 @@ def test_llq_oversized_header_dropped_and_counted(drv):
     set_llq(drv, 128, 2)
     tx = TxQueue(drv, 16, llq=(128, 2))
     frame = udp_frame(payload=bytes(200))
-    # 97 bytes > 128 - 2*16: the driver would have to write a longer line; emulate a driver
-    # that claims header_length 97 while pushing 96 bytes
-    tx.post([frame[96:]], 1, push=frame[:96], header_len=97 if False else None)
+    # 97 bytes > 128 - 2*16 cannot be pushed: emulate a driver that pushes 96 bytes and
+    # claims header_length 97 in the first data descriptor
+    tx.post([frame[96:]], 1, push=frame[:96])
     line0 = (tx.tail - 1) & 15
     raw = bytearray(tx.shadow[line0 * 128:(line0 + 1) * 128].tobytes())
     w3 = int.from_bytes(raw[12:16], "little")
