@@ -62,6 +62,7 @@ TXS_OK = 0
 TXS_DROP_HEADER = 1  # LLQ header longer than line - 16 N
 TXS_DROP_TOO_BIG = 2  # gathered frame larger than the work buffer
 TXS_OFFLOAD_ERR = 3  # an enabled offload did not apply (sent unchanged)
+TXS_N = 4
 
 MIN_FRAME = 60  # frames are padded to 60 bytes on the wire (§15)
 
@@ -183,7 +184,7 @@ def _pad(out_buf, pos, length):
 @njit
 def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_headers, status,
                     start_pkt, npkts, arena, bus_base, work, seg_buf, seg_off, seg_len, rec,
-                    out_buf, out_pos, out_off, out_len, n_out, pkt_status):
+                    out_buf, out_pos, out_off, out_len, n_out, pkt_status, counts):
     """Gather, offload and lay out the wire frames of packets ``start_pkt..npkts-1``.
 
     Per packet: the pushed header (LLQ, ``use_headers``) then every data buffer by DMA; the
@@ -196,13 +197,15 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
 
     Returns ``(next_pkt, out_pos, n_out, err)``: ``next_pkt == npkts`` when done;
     err ERR_OUT_FULL (grow the output and call again from ``next_pkt``) or ERR_DMA (a
-    buffer outside host memory; fatal). ``pkt_status[p]`` gets a TXS_* code.
+    buffer outside host memory; fatal). ``pkt_status[p]`` gets a TXS_* code and
+    ``counts[code]`` counts it (accumulated over calls).
     """
     arena_size = arena.shape[0]
     wcap = work.shape[0]
     for p in range(start_pkt, npkts):
         if status[p] < 0:
             pkt_status[p] = TXS_DROP_HEADER
+            counts[TXS_DROP_HEADER] += 1
             continue
         fi = np.int64(first_idx[p])
         nd = np.int64(ndata[p])
@@ -230,6 +233,7 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
             length += blen
         if too_big:
             pkt_status[p] = TXS_DROP_TOO_BIG
+            counts[TXS_DROP_TOO_BIG] += 1
             continue
         d1 = np.int64(descs[fi & mask, 1])
         mw0 = np.int64(meta[p, 0])
@@ -254,6 +258,7 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
                     out_len[n_out] = wl
                     n_out += 1
                     out_pos += wl
+                counts[TXS_OK] += 1
                 continue
             pkt_status[p] = TXS_OFFLOAD_ERR  # not segmentable: sent as one frame
         need = max(length, MIN_FRAME)
@@ -267,6 +272,7 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
                                   (d1 & TX_L4_CSUM_PARTIAL) != 0, rec)
             if r < 0:
                 pkt_status[p] = TXS_OFFLOAD_ERR
+        counts[pkt_status[p]] += 1
         wl = _pad(out_buf, out_pos, length)
         out_off[n_out] = out_pos
         out_len[n_out] = wl

@@ -78,9 +78,15 @@ class RxEngine:
         self.blens = np.zeros(1 << 16, np.int64)
         self.counts = np.zeros(kdp.RXN_LEN, np.int64)
         self.unsteered_drops = 0  # table entry names no existing Rx SQ
+        self._arange = np.arange(1024, dtype=np.int64)
 
     def reset(self) -> None:
         self.queues.clear()
+
+    def _all(self, n: int) -> np.ndarray:
+        if self._arange.size < n:
+            self._arange = np.arange(max(n, 2 * self._arange.size), dtype=np.int64)
+        return self._arange[:n]
 
     def state(self, sq: IoSq) -> RxQueueState:
         st = self.queues.get(sq.idx)
@@ -128,8 +134,12 @@ class RxEngine:
                         fixed, rss.table, size, status, hashes, queues)
         offset = self.rx_offset()
         max_bufs = dev.limits.max_per_packet_rx_descs
-        for q in np.unique(queues).tolist():
-            sel = np.flatnonzero(queues == q) if n > 1 else np.zeros(1, np.int64)
+        q0 = int(queues[0])
+        if n == 1 or (queues == q0).all():  # one queue (common in bursts of one flow)
+            groups = [(q0, self._all(n))]
+        else:
+            groups = [(q, np.flatnonzero(queues == q)) for q in np.unique(queues).tolist()]
+        for q, sel in groups:
             sq = dev.io.rx_sqs.get(int(q))
             if sq is None:
                 dev.stats.rx_drops += int(sel.size)

@@ -31,7 +31,6 @@ import numpy as np
 from enatool.ena.admin import LlqAccelFlags, PlacementPolicy
 from numba_kernels import device_dp as kdp
 from numba_kernels import rings as krings
-from numba_kernels.descriptors import ERR_HEADER_TOO_LONG
 from numba_kernels.packet import PK_NFIELDS
 
 from .dma import DmaMemory
@@ -95,6 +94,7 @@ class TxEngine:
         self.out_off = np.zeros(4096, np.int64)
         self.out_len = np.zeros(4096, np.int64)
         self._scratch: dict[tuple, dict[str, np.ndarray]] = {}
+        self.counts = np.zeros(kdp.TXS_N, np.int64)
 
     def reset(self) -> None:
         self.queues.clear()
@@ -176,13 +176,15 @@ class TxEngine:
             return False
         # gather + offload + wire layout, growing the output when needed
         start, pos, nout = 0, 0, 0
+        counts = self.counts
+        counts[:] = 0
         while True:
             start, pos, nout, err = kdp.tx_build_frames(
                 descs, mask, a["first_idx"], a["ndata"], a["meta"], a["headers"],
                 a["hdr_len"], use_hdr, a["status"], start, n, dev.dma.arena,
                 DmaMemory.BUS_BASE, self.work, self.seg_buf, self.seg_off, self.seg_len,
                 self.rec, self.out_buf, pos, self.out_off, self.out_len, nout,
-                a["pkt_status"])
+                a["pkt_status"], counts)
             if err == 0:
                 break
             if err == kdp.ERR_OUT_FULL:
@@ -194,14 +196,13 @@ class TxEngine:
         c = st.counters
         c.pkts += n
         c.bursts += 1
-        pstat = a["pkt_status"][:n]
-        drops = int(np.count_nonzero((pstat == kdp.TXS_DROP_HEADER)
-                                     | (pstat == kdp.TXS_DROP_TOO_BIG)))
-        hdr_drops = int(np.count_nonzero(a["status"][:n] == ERR_HEADER_TOO_LONG))
-        c.drops += drops
-        c.llq_header_drops += hdr_drops
-        c.offload_errors += int(np.count_nonzero(pstat == kdp.TXS_OFFLOAD_ERR))
-        dev.stats.tx_drops += drops
+        if counts[kdp.TXS_OK] != n:
+            hdr_drops = int(counts[kdp.TXS_DROP_HEADER])
+            drops = hdr_drops + int(counts[kdp.TXS_DROP_TOO_BIG])
+            c.drops += drops
+            c.llq_header_drops += hdr_drops
+            c.offload_errors += int(counts[kdp.TXS_OFFLOAD_ERR])
+            dev.stats.tx_drops += drops
         if nout:
             lens = self.out_len[:nout].copy()
             nbytes = int(lens.sum())
@@ -218,20 +219,26 @@ class TxEngine:
         return True
 
     def _complete(self, st: TxQueueState, a: dict[str, np.ndarray], n: int) -> None:
-        sel = np.flatnonzero(a["comp_req"][:n])
-        if sel.size == 0:
-            return
-        order = getattr(self.dev, "tx_completion_order", "in-order")
-        if order == "reverse":
-            sel = sel[::-1]
-        elif order == "random":
-            sel = self.dev._rng.permutation(sel)
-        req_ids = np.ascontiguousarray(a["req_id"][sel])
-        heads = np.ascontiguousarray(a["sq_head"][sel])
+        order = self.dev.tx_completion_order
+        comp = a["comp_req"][:n]
+        if order == "in-order" and comp.all():  # the common case: no index arrays
+            req_ids, heads = a["req_id"][:n], a["sq_head"][:n]
+            count = n
+        else:
+            sel = np.flatnonzero(comp)
+            if sel.size == 0:
+                return
+            if order == "reverse":
+                sel = sel[::-1]
+            elif order == "random":
+                sel = self.dev._rng.permutation(sel)
+            req_ids = np.ascontiguousarray(a["req_id"][sel])
+            heads = np.ascontiguousarray(a["sq_head"][sel])
+            count = int(sel.size)
         cq = st.sq.cq
         cq.tail = int(krings.cq_write_tx(st.cq_ring, cq.tail, cq.depth, req_ids, heads,
                                          st.sq.idx))
-        st.counters.completions += int(sel.size)
+        st.counters.completions += count
         self.dev.datapath.irq.completions(cq, rx=False)
 
     def _check_burst(self, sq: IoSq, st: TxQueueState) -> None:

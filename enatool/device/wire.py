@@ -136,6 +136,11 @@ class Wire:
                 if b.pos == 0:
                     return b
                 return FrameBatch(b.buf, b.offs[b.pos:], b.lens[b.pos:])
+            if b.due_ns[-1] <= now_ns:
+                self.rx_pending.popleft()
+                if b.pos == 0:
+                    return b
+                return FrameBatch(b.buf, b.offs[b.pos:], b.lens[b.pos:])
             n = int(np.searchsorted(b.due_ns, now_ns, side="right"))
             if n <= b.pos:
                 # not yet: make sure the device wakes up for it

@@ -317,3 +317,19 @@ def test_reset_forgets_queue_state(drv):
     tx2.doorbell()
     dev.process()
     assert dev.wire.take() == [udp_frame(sport=9)] and tx2.completions() == [(2, 1)]
+
+
+def test_extended_stats_carry_per_queue_counters(drv):
+    dev = drv.dev
+    tx = TxQueue(drv, 16)
+    for i in range(3):
+        tx.post([udp_frame(sport=i)], i)
+    tx.doorbell()
+    dev.process()
+    buf = dev.dma.alloc(8192)
+    c = drv.get_stats(GetStatsType.EXTENDED, ctrl_length=8192, ctrl_address=buf)
+    assert c["status"] == 0
+    lines = dev.dma.read(buf, 8192).split(b"\0")[0].decode().splitlines()
+    q = tx.sq_idx
+    assert f"queue_{q}_tx_pkts 3" in lines and f"queue_{q}_tx_completions 3" in lines
+    assert "tx_pkts 3" in lines
