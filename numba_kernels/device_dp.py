@@ -7,9 +7,10 @@ one completion per buffer. These kernels do whole bursts so that Python runs per
 packet. They build on :mod:`numba_kernels.rings` (fetch, completion writers),
 :mod:`numba_kernels.llq` (line parser), :mod:`numba_kernels.packet` and :mod:`numba_kernels.tso`.
 
-DMA is modelled as one ``uint8`` arena; a bus address maps to ``addr - bus_base``. The kernels
-check accesses against the arena bounds (not against individual allocations) and report
-``ERR_DMA`` so the device turns it into a fatal error instead of an exception.
+DMA is modelled as one ``uint8`` arena; a bus address maps to ``addr - bus_base``. Every
+buffer access must lie inside one live allocation (sorted arena offsets ``dma_starts`` /
+``dma_ends``), else the kernels report ``ERR_DMA`` so the device turns it into a fatal error
+instead of an exception.
 """
 
 from __future__ import annotations
@@ -172,6 +173,13 @@ def tx_packet_info(descs, mask, first_idx, ndata, npkts, out_req_id, out_comp_re
 
 
 @njit
+def dma_ok(dma_starts, dma_ends, off, n):
+    """True if arena bytes ``[off, off + n)`` lie inside one live allocation."""
+    i = np.searchsorted(dma_starts, off, side="right") - 1
+    return i >= 0 and off >= 0 and off + n <= dma_ends[i]
+
+
+@njit
 def _pad(out_buf, pos, length):
     """Zero-pad a frame at ``out_buf[pos:]`` to MIN_FRAME; returns the wire length."""
     if length >= MIN_FRAME:
@@ -183,8 +191,9 @@ def _pad(out_buf, pos, length):
 
 @njit
 def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_headers, status,
-                    start_pkt, npkts, arena, bus_base, work, seg_buf, seg_off, seg_len, rec,
-                    out_buf, out_pos, out_off, out_len, n_out, pkt_status, counts):
+                    start_pkt, npkts, arena, bus_base, dma_starts, dma_ends, work, seg_buf,
+                    seg_off, seg_len, rec, out_buf, out_pos, out_off, out_len, n_out, pkt_status,
+                    counts):
     """Gather, offload and lay out the wire frames of packets ``start_pkt..npkts-1``.
 
     Per packet: the pushed header (LLQ, ``use_headers``) then every data buffer by DMA; the
@@ -200,7 +209,6 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
     buffer outside host memory; fatal). ``pkt_status[p]`` gets a TXS_* code and
     ``counts[code]`` counts it (accumulated over calls).
     """
-    arena_size = arena.shape[0]
     wcap = work.shape[0]
     for p in range(start_pkt, npkts):
         if status[p] < 0:
@@ -224,7 +232,7 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
                 continue
             addr = ((np.int64(descs[i, 3]) & 0xFFFF) << 32) | np.int64(descs[i, 2])
             off = addr - bus_base
-            if off < 0 or off + blen > arena_size:
+            if not dma_ok(dma_starts, dma_ends, off, blen):
                 return p, out_pos, n_out, ERR_DMA
             if length + blen > wcap:
                 too_big = True
@@ -416,8 +424,8 @@ def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_
 
 @njit
 def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_tail, cq,
-               cq_depth, cq_tail, arena, bus_base, rx_offset, max_bufs, sub_qid, ids, blens,
-               counts):
+               cq_depth, cq_tail, arena, bus_base, dma_starts, dma_ends, rx_offset, max_bufs,
+               sub_qid, ids, blens, counts):
     """Scatter the frames ``sel`` over the posted Rx buffers of one queue (§5.6, §5.7, §15).
 
     A frame takes buffers from ``sq_head`` until they hold it (the first one starts
@@ -430,7 +438,6 @@ def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_t
     ERR_MALFORMED (a posted descriptor with the wrong phase) stops the queue.
     """
     mask = sq_depth - 1
-    arena_size = arena.shape[0]
     h = np.int64(sq_head)
     t = np.int64(cq_tail)
     for j in range(sel.shape[0]):
@@ -480,7 +487,7 @@ def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_t
             c = min(room, left)
             addr = ((np.int64(sq[slot, 3]) & 0xFFFF) << 32) | np.int64(sq[slot, 2])
             off = addr - bus_base + skip
-            if off < 0 or off + c > arena_size:
+            if not dma_ok(dma_starts, dma_ends, off, c):
                 return h, t, ERR_DMA
             arena[off:off + c] = buf[src:src + c]
             src += c

@@ -86,6 +86,9 @@ class DmaMemory:
         self._alloc = RangeAllocator(size, PAGE_SIZE)
         self._starts: list[int] = []  # sorted arena offsets of live allocations
         self._lengths: dict[int, int] = {}  # arena offset -> requested length
+        #: bumped on every alloc/free (the datapath caches the live ranges per generation)
+        self.generation = 0
+        self._ranges: tuple[int, np.ndarray, np.ndarray] | None = None
 
     # --- allocation ---------------------------------------------------------------------
     def alloc(self, nbytes: int) -> int:
@@ -102,6 +105,7 @@ class DmaMemory:
         self.arena[off : off + self._alloc.used[off]] = 0
         bisect.insort(self._starts, off)
         self._lengths[off] = nbytes
+        self.generation += 1
         return self.BUS_BASE + off
 
     def free(self, addr: int) -> None:
@@ -112,6 +116,7 @@ class DmaMemory:
         del self._lengths[off]
         del self._starts[bisect.bisect_left(self._starts, off)]
         self._alloc.free(off)
+        self.generation += 1
 
     @property
     def live_allocations(self) -> int:
@@ -121,6 +126,15 @@ class DmaMemory:
     def live_bytes(self) -> int:
         """Sum of the requested sizes of live allocations."""
         return sum(self._lengths.values())
+
+    def live_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted arena offsets (starts, ends) of live allocations, for datapath kernels."""
+        r = self._ranges
+        if r is None or r[0] != self.generation:
+            starts = np.array(self._starts, np.int64)
+            ends = starts + np.array([self._lengths[s] for s in self._starts], np.int64)
+            r = self._ranges = (self.generation, starts, ends)
+        return r[1], r[2]
 
     # --- access -------------------------------------------------------------------------
     def _offset(self, addr: int, n: int) -> int:

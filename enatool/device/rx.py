@@ -133,6 +133,7 @@ class RxEngine:
                         rss.selected_fields, bool(rss.input_sort & 2), bool(rss.input_sort & 4),
                         fixed, rss.table, size, status, hashes, queues)
         offset = self.rx_offset()
+        dma_starts, dma_ends = dev.dma.live_ranges()
         max_bufs = dev.limits.max_per_packet_rx_descs
         q0 = int(queues[0])
         if n == 1 or (queues == q0).all():  # one queue (common in bursts of one flow)
@@ -154,8 +155,8 @@ class RxEngine:
             head, tail, err = kdp.rx_deliver(
                 batch.buf, batch.offs, batch.lens, sel, status, hashes, st.ring, sq.depth,
                 sq.head, sq.tail, st.cq_ring, cq.depth, cq.tail, dev.dma.arena,
-                DmaMemory.BUS_BASE, offset, max_bufs, sq.idx, self.ids, self.blens,
-                self.counts)
+                DmaMemory.BUS_BASE, dma_starts, dma_ends, offset, max_bufs, sq.idx, self.ids,
+                self.blens, self.counts)
             sq.head = int(head)
             cq.tail = int(tail)
             c = self.counts

@@ -178,12 +178,13 @@ class TxEngine:
         start, pos, nout = 0, 0, 0
         counts = self.counts
         counts[:] = 0
+        dma_starts, dma_ends = dev.dma.live_ranges()
         while True:
             start, pos, nout, err = kdp.tx_build_frames(
                 descs, mask, a["first_idx"], a["ndata"], a["meta"], a["headers"],
                 a["hdr_len"], use_hdr, a["status"], start, n, dev.dma.arena,
-                DmaMemory.BUS_BASE, self.work, self.seg_buf, self.seg_off, self.seg_len,
-                self.rec, self.out_buf, pos, self.out_off, self.out_len, nout,
+                DmaMemory.BUS_BASE, dma_starts, dma_ends, self.work, self.seg_buf, self.seg_off,
+                self.seg_len, self.rec, self.out_buf, pos, self.out_off, self.out_len, nout,
                 a["pkt_status"], counts)
             if err == 0:
                 break

@@ -333,3 +333,14 @@ def test_extended_stats_carry_per_queue_counters(drv):
     q = tx.sq_idx
     assert f"queue_{q}_tx_pkts 3" in lines and f"queue_{q}_tx_completions 3" in lines
     assert "tx_pkts 3" in lines
+
+
+def test_freed_buffer_is_a_dma_fault(drv):
+    """Inside the arena but not a live allocation: fatal error, like an IOMMU fault."""
+    dev = drv.dev
+    tx = TxQueue(drv, 16)
+    tx.post([udp_frame()], 1)
+    dev.dma.free(tx.bufs[-1])
+    tx.doorbell()
+    dev.process()
+    assert dev.fatal and dev.wire.take() == []
