@@ -353,10 +353,44 @@ def rss_input(buf, start, length, rec, fields, sort_l3, sort_l4, tmp, out):
             n += 6
         return n
     al = rec[PK_ADDR_LEN]
+    has_l4 = rec[PK_L4_OFF] > 0 and (rec[PK_L4_PROTO] == L4_TCP or rec[PK_L4_PROTO] == L4_UDP)
+    if al == 4:
+        # IPv4 fast path: addresses and ports as integers (numeric order = network order)
+        so = start + rec[PK_SRC_ADDR_OFF]
+        sa = ((np.int64(buf[so]) << 24) | (np.int64(buf[so + 1]) << 16)
+              | (np.int64(buf[so + 2]) << 8) | np.int64(buf[so + 3]))
+        da = ((np.int64(buf[so + 4]) << 24) | (np.int64(buf[so + 5]) << 16)
+              | (np.int64(buf[so + 6]) << 8) | np.int64(buf[so + 7]))
+        sp = np.int64(0)
+        dp = np.int64(0)
+        if has_l4:
+            lo = start + rec[PK_L4_OFF]
+            sp = (np.int64(buf[lo]) << 8) | np.int64(buf[lo + 1])
+            dp = (np.int64(buf[lo + 2]) << 8) | np.int64(buf[lo + 3])
+        if sort_l3 and da < sa:
+            sa, da = da, sa
+        if sort_l4 and dp < sp:
+            sp, dp = dp, sp
+        if f & F_L3_SA:
+            for i in range(4):
+                out[n + i] = (sa >> (24 - 8 * i)) & 0xFF
+            n += 4
+        if f & F_L3_DA:
+            for i in range(4):
+                out[n + i] = (da >> (24 - 8 * i)) & 0xFF
+            n += 4
+        if f & F_L4_SP:
+            out[n] = sp >> 8
+            out[n + 1] = sp & 0xFF
+            n += 2
+        if f & F_L4_DP:
+            out[n] = dp >> 8
+            out[n + 1] = dp & 0xFF
+            n += 2
+        return n
     for i in range(al):
         tmp[i] = buf[start + rec[PK_SRC_ADDR_OFF] + i]
         tmp[al + i] = buf[start + rec[PK_DST_ADDR_OFF] + i]
-    has_l4 = rec[PK_L4_OFF] > 0 and (rec[PK_L4_PROTO] == L4_TCP or rec[PK_L4_PROTO] == L4_UDP)
     if has_l4:
         for i in range(4):
             tmp[2 * al + i] = buf[start + rec[PK_L4_OFF] + i]

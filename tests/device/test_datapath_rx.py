@@ -244,3 +244,25 @@ def test_link_down_drops(drv):
     dev.wire.inject(udp_frame())
     dev.process()
     assert rx.packets() == [] and dev.stats.rx_drops == 1
+
+
+def test_rss_ipv6_and_non_ip_hash_like_the_policy(drv):
+    import ipaddress
+
+    dev = drv.dev
+    rx = RxQueue(drv, 16)
+    rx.post(16)
+    set_rss(drv, table=[0] * 128)
+    cfg = RssConfig(key=KEY, table=[0] * 128)
+    v6 = naive.build_frame(ipv6=True, proto=6, payload=b"six", sport=4000, dport=22)
+    src = ipaddress.IPv6Address(bytes(range(1, 17)))
+    dst = ipaddress.IPv6Address(bytes(range(17, 33)))
+    arp = bytes.fromhex("ffffffffffff" "020000000009" "0806") + bytes(46)
+    dev.wire.inject(v6)
+    dev.wire.inject(arp)
+    dev.process()
+    (_, c6), (_, c2) = rx.packets()
+    assert c6["hash"] == cfg.hash_tuple(str(src), str(dst), 4000, 22, FlowHashProto.TCP6)
+    assert c6["l3"] == 11 and c6["l4"] == 12
+    assert c2["hash"] == cfg.hash_tuple(arp[6:12], arp[0:6], proto=FlowHashProto.NOT_IP)
+    assert c2["l3"] == 0 and c2["l4"] == 0
