@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from enatool.ena.admin import SqDirection
+
 from .irq import IrqEngine
 from .rx import RxEngine
 from .tx import TxEngine
@@ -19,7 +21,7 @@ from .wire import Wire
 
 if TYPE_CHECKING:
     from .device import SoftEnaDevice
-    from .io_queues import IoCq
+    from .io_queues import IoCq, IoSq
 
 MAX_KEPT_ERRORS = 20
 
@@ -37,9 +39,21 @@ class Datapath:
     def on_register_write(self, obj: object, method: str, value: int) -> None:
         if method == "write_unmask":
             self.irq.unmask_write(obj, value)  # type: ignore[arg-type]
+        elif method == "ring_doorbell" and obj.direction == SqDirection.TX:  # type: ignore
+            self.tx.doorbell(obj)  # type: ignore[arg-type]
 
     def on_cq_created(self, cq: IoCq) -> None:
         self.irq.cq_created(cq)
+
+    def on_cq_destroyed(self, cq: IoCq) -> None:
+        self.irq.cq_destroyed(cq)
+
+    def on_sq_destroyed(self, sq: IoSq) -> None:
+        """DESTROY_SQ: the queue's device state (meta cache, counters) goes with it."""
+        table = self.tx.queues if sq.direction == SqDirection.TX else self.rx.queues
+        st = table.get(sq.idx)
+        if st is not None and st.sq is sq:
+            del table[sq.idx]
 
     def reset(self) -> None:
         """Device reset: queue state and vector state are gone; the cable stays plugged."""

@@ -207,6 +207,8 @@ class IoQueues:
         return sq
 
     def remove_sq(self, sq: IoSq) -> None:
+        if self.listener is not None:
+            self.listener.on_sq_destroyed(sq)
         del self.sqs(sq.direction)[sq.idx]
         self.registers.pop(sq.doorbell_offset, None)
         if sq.placement == PlacementPolicy.DEV and self._bar2 is not None:
@@ -215,6 +217,8 @@ class IoQueues:
 
     def remove_cq(self, cq: IoCq) -> None:
         del self.cqs[cq.idx]
+        if self.listener is not None:
+            self.listener.on_cq_destroyed(cq)
         for off in (cq.unmask_offset, cq.numa_offset, cq.head_db_offset):
             self.registers.pop(off, None)
 

@@ -77,6 +77,14 @@ class IrqEngine:
         for c in self._cqs_on(cq.msix_vector):
             c.masked = True
 
+    def cq_destroyed(self, cq: IoCq) -> None:
+        """The last CQ of a vector gone: forget its pending interrupt."""
+        v = cq.msix_vector
+        if v is None or v not in self.vectors or self._cqs_on(v):
+            return
+        self.vectors[v].gen += 1
+        del self.vectors[v]
+
     def unmask_write(self, cq: IoCq, value: int) -> None:
         """The driver wrote ``cq``'s interrupt unmask register (already decoded into cq)."""
         from enatool.ena.eth_io import (

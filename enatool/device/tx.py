@@ -144,8 +144,6 @@ class TxEngine:
         st = self.state(sq)
         if st.broken or self.dev.fatal:
             return False
-        if sq.doorbells != st.counters.doorbells:
-            self._check_burst(sq, st)
         dev = self.dev
         line = sq.llq_line_size if sq.placement == PlacementPolicy.DEV else 0
         a = self._arrays(sq.depth, line)
@@ -242,11 +240,12 @@ class TxEngine:
         st.counters.completions += count
         self.dev.datapath.irq.completions(cq, rx=False)
 
-    def _check_burst(self, sq: IoSq, st: TxQueueState) -> None:
-        """LIMIT_TX_BURST: lines written between two doorbells (§6)."""
+    def doorbell(self, sq: IoSq) -> None:
+        """A Tx SQ doorbell write; LIMIT_TX_BURST: lines written since the last one (§6)."""
+        st = self.state(sq)
         advanced = (sq.tail - st.last_doorbell_tail) & 0xFFFF
         st.last_doorbell_tail = sq.tail
-        st.counters.doorbells = sq.doorbells
+        st.counters.doorbells += 1
         cfg = sq.llq_config
         if sq.placement != PlacementPolicy.DEV or not cfg:
             return

@@ -344,3 +344,45 @@ def test_freed_buffer_is_a_dma_fault(drv):
     tx.doorbell()
     dev.process()
     assert dev.fatal and dev.wire.take() == []
+
+
+def test_burst_limit_counts_per_doorbell(drv):
+    dev = drv.dev
+    set_llq(drv, 128, 2, accel=2)  # 16 lines per doorbell
+    tx = TxQueue(drv, 64, llq=(128, 2))
+    for i in range(20):
+        tx.post([], i, push=udp_frame(sport=i))
+        if i == 9:
+            tx.doorbell()  # 10 lines, then 10 more: both within the limit
+    tx.doorbell()
+    dev.process()
+    assert len(dev.wire.take()) == 20
+    assert dev.datapath.tx.queues[tx.sq_idx].counters.llq_burst_violations == 0
+
+
+def test_destroy_drops_queue_state_and_meta_cache(drv):
+    from enatool.ena.admin import (
+        ENA_ADMIN_AQ_DESTROY_CQ_CMD,
+        ENA_ADMIN_AQ_DESTROY_SQ_CMD,
+        AdminOpcode,
+    )
+    from enatool.ena.bits import pack
+
+    dev = drv.dev
+    tx = TxQueue(drv, 16)
+    big = naive.build_frame(proto=6, payload=bytes(3000))
+    off = _offload(l3=True, l4=True, tso=True, proto=6)
+    tx.post([big], 1, offload=off, meta=d.tx_meta_words(1000, 20, 14, 5, True))
+    tx.doorbell()
+    dev.process()
+    assert len(dev.wire.take()) == 3
+    assert drv.cmd(pack(ENA_ADMIN_AQ_DESTROY_SQ_CMD, opcode=AdminOpcode.DESTROY_SQ,
+                        sq_idx=tx.sq_idx, sq_identity=1 << 5))["status"] == 0
+    assert drv.cmd(pack(ENA_ADMIN_AQ_DESTROY_CQ_CMD, opcode=AdminOpcode.DESTROY_CQ,
+                        cq_idx=tx.cq_idx))["status"] == 0
+    assert tx.sq_idx not in dev.datapath.tx.queues
+    tx2 = TxQueue(drv, 16)
+    tx2.post([big], 2, offload=off)  # no meta and the new queue has no cached one
+    tx2.doorbell()
+    dev.process()
+    assert dev.wire.take() == [big]
