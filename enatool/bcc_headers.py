@@ -145,7 +145,7 @@ class CompileResult:
     load_s: float
 
 
-_TEST_PROGRAM = """
+_TEST_PROGRAM = b"""
 int enatool_probe(struct xdp_md *ctx) { return XDP_PASS; }
 """
 
@@ -172,7 +172,7 @@ def compile_test() -> CompileResult:
         ) from None
     t1 = time.monotonic()
     try:
-        b.load_func("enatool_probe", BPF.XDP)
+        b.load_func(b"enatool_probe", BPF.XDP)
         t2 = time.monotonic()
     except Exception as e:
         raise CapabilityError(

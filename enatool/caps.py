@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import errno
 import importlib
+import importlib.metadata
 import importlib.util
 import mmap
 import os
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 
 from enatool import sysffi
 from enatool.errors import CapabilityError
+from enatool.netdev import hold_signals
+from enatool.netdev import ipr as ipr_in
 
 PROBE_PREFIX = "enaprb"  # netns "enaprb<pid>", veths "enaprb<pid>a"/"enaprb<pid>b"
 NETNS_RUN_DIR = "/run/netns"
@@ -76,7 +79,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "iface_xdp_native": ("iface", "driver supports native XDP"),
     "iface_zerocopy": ("iface", "driver supports AF_XDP zero-copy"),
 }
-GROUPS = ("base", "numba", "netns", "bcc", "iface")
+GROUPS = ("iface", "base", "numba", "netns", "bcc")  # run order: a bad iface name fails fast
 EXPENSIVE = frozenset({"numba", "netns", "bcc"})
 
 # What needs what: used by doctor to say which commands a failure affects.
@@ -215,7 +218,11 @@ def _check_import(module: str, fix: str) -> Check:
         mod = importlib.import_module(module)
     except Exception as e:  # ImportError, or a broken install raising anything
         return Check(False, f"import {module} failed: {e}", fix)
-    return Check(True, f"{module} {getattr(mod, '__version__', '?')}")
+    try:
+        version = importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        version = getattr(mod, "__version__", "?")
+    return Check(True, f"{module} {version}")
 
 
 def _check_bpf_syscall() -> Check:
@@ -262,8 +269,8 @@ def _check_busy_poll() -> Check:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for name, opt, val in (
             ("SO_BUSY_POLL", sysffi.SO_BUSY_POLL, 50),
-            ("SO_PREFER_BUSY_POLL", sysffi.SO_PREFER_BUSY_POLL, 1),
-            ("SO_BUSY_POLL_BUDGET", sysffi.SO_BUSY_POLL_BUDGET, 64),
+            ("PREFER", sysffi.SO_PREFER_BUSY_POLL, 1),
+            ("BUDGET", sysffi.SO_BUSY_POLL_BUDGET, 64),
         ):
             try:
                 s.setsockopt(socket.SOL_SOCKET, opt, val)
@@ -274,9 +281,7 @@ def _check_busy_poll() -> Check:
                     f"setsockopt {name}: {e.strerror} (sysctl busy_poll={sysctl})",
                     sysffi.errno_advice(e),
                 )
-    return Check(
-        True, f"{', '.join(done)} accepted; net.core.busy_poll={sysctl} (per-socket setting used)"
-    )
+    return Check(True, f"{'/'.join(done)} accepted; sysctl busy_poll={sysctl}")
 
 
 def _probe_base() -> dict[str, Check]:
@@ -352,7 +357,7 @@ def _probe_bcc() -> dict[str, Check]:
     out: dict[str, Check] = {}
     try:
         h = bcc_headers.use_headers()
-        out["kernel_headers"] = Check(True, f"{h.path} ({h.how}, {h.version})")
+        out["kernel_headers"] = Check(True, f"{h.path} ({h.how})")
     except CapabilityError as e:
         out["kernel_headers"] = Check(False, str(e), e.hint or "")
         out["bcc"] = Check(False, "no kernel headers", e.hint or "")
@@ -408,19 +413,6 @@ def _remove_netns(name: str) -> None:
     netns.remove(name)
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM while cleanup runs, so a second Ctrl-C cannot strand a netns."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 class _Terminated(BaseException):
     """SIGTERM turned into an exception so that ``finally`` blocks run."""
 
@@ -432,7 +424,13 @@ def sigterm_raises() -> Iterator[None]:
         yield
         return
 
+    owner = os.getpid()
+
     def _raise(signum, frame):
+        # pyroute2 forks helpers that inherit this handler; a helper must just die, not
+        # unwind the parent's stack (and its cleanup) in a copy of the process
+        if os.getpid() != owner:
+            os._exit(128 + signum)
         raise _Terminated(signum)
 
     old = signal.signal(signal.SIGTERM, _raise)
@@ -459,20 +457,21 @@ class ScratchNet:
 @contextlib.contextmanager
 def scratch_netns() -> Iterator[ScratchNet]:
     """Create ``enaprb<pid>`` with a veth pair (both up); delete it on any exit."""
-    from pyroute2 import IPRoute, netns
+    from pyroute2 import netns
 
     sweep_stale_netns()
-    name = f"{PROBE_PREFIX}{os.getpid()}"
+    owner = os.getpid()
+    name = f"{PROBE_PREFIX}{owner}"
     a, b = f"{name}a", f"{name}b"
     created = False
     with sigterm_raises():
         try:
-            with _signals_deferred():  # creation is short; do not leave a half-made netns
+            with hold_signals():  # creation is short; do not leave a half-made netns
                 if name in netns.listnetns():
                     _remove_netns(name)
                 netns.create(name)
                 created = True
-            with IPRoute(netns=name) as ipr:
+            with ipr_in(name) as ipr:
                 ipr.link("add", ifname=a, kind="veth", peer={"ifname": b})
                 ia = ipr.link_lookup(ifname=a)[0]
                 ib = ipr.link_lookup(ifname=b)[0]
@@ -480,16 +479,15 @@ def scratch_netns() -> Iterator[ScratchNet]:
                 ipr.link("set", index=ib, state="up")
             yield ScratchNet(name, a, b, ia, ib)
         finally:
-            if created:
-                with _signals_deferred():
+            # only the creating process cleans up, never a forked copy of it
+            if created and os.getpid() == owner:
+                with hold_signals():
                     _remove_netns(name)
 
 
 def _xdp_attach_test(net: ScratchNet, prog_fd: int, flags: int) -> str:
     """Attach in a mode, confirm the kernel reports it, detach. Returns the reported mode."""
-    from pyroute2 import IPRoute
-
-    with IPRoute(netns=net.name) as ipr:
+    with ipr_in(net.name) as ipr:
         ipr.link(
             "set",
             index=net.a_index,
@@ -612,7 +610,7 @@ def _probe_netns() -> dict[str, Check]:
         bpf_err = Check(False, f"cannot load a program: {e.strerror}", sysffi.errno_advice(e))
     try:
         with scratch_netns() as net:
-            out["netns"] = Check(True, f"netns {net.name} + veth {net.a}/{net.b} created")
+            out["netns"] = Check(True, f"{net.name} + veth pair made")
             for name, flags, want in (
                 ("xdp_native", sysffi.XDP_FLAGS_DRV_MODE, "xdp"),
                 ("xdp_generic", sysffi.XDP_FLAGS_SKB_MODE, "xdpgeneric"),
@@ -640,7 +638,7 @@ def _probe_netns() -> dict[str, Check]:
         if prog_fd >= 0:
             os.close(prog_fd)
     if out["netns"].ok:
-        took = f", removed ({time.monotonic() - t0:.2f} s)"
+        took = f" and removed in {time.monotonic() - t0:.2f} s"
         out["netns"] = dataclasses.replace(out["netns"], detail=out["netns"].detail + took)
     return out
 
@@ -653,13 +651,13 @@ def _probe_iface(iface: str) -> dict[str, Check]:
     from enatool import netdev
 
     dev = netdev.lookup(iface)  # InterfaceError propagates: an unknown name is a usage error
-    route = " carries the default route;" if netdev.carries_default_route(iface) else ""
+    route = " default route," if netdev.carries_default_route(iface) else ""
     out = {
         "iface": Check(
             True,
-            f"{iface}: index {dev.index}, driver {dev.driver or '?'}, "
-            f"{'up' if dev.up else 'down'}, rx/tx queues {dev.num_rx_queues}/"
-            f"{dev.num_tx_queues};{route} xdp {dev.xdp_attached or 'none'}",
+            f"{iface} #{dev.index} {dev.driver or '?'} {'up' if dev.up else 'down'}, "
+            f"{dev.num_rx_queues}/{dev.num_tx_queues} queues,{route} "
+            f"XDP {dev.xdp_attached or 'none'}",
         ),
     }
     try:

@@ -8,8 +8,12 @@ kernel's ``netdev`` generic-netlink family (Linux 6.3+), a read-only query.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from enatool.errors import InterfaceError
@@ -41,10 +45,36 @@ class NetDev:
     xdp_attached: str | None  # "xdp", "xdpgeneric", ... or None
 
 
-def _ipr(netns: str | None):
+@contextlib.contextmanager
+def hold_signals() -> Iterator[None]:
+    """Block SIGINT/SIGTERM in this thread for a short critical section.
+
+    pyroute2 forks a helper to open a socket in another namespace (and to create one). A
+    forked helper that receives Ctrl-C would raise KeyboardInterrupt and unwind a *copy* of
+    our stack, running our cleanup twice. Forking with the signals blocked means the helper
+    never sees them (it ends with os._exit); we get them right after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def ipr(netns: str | None = None):
+    """An IPRoute for ``netns`` (None = current), created fork-safely."""
     from pyroute2 import IPRoute
 
-    return IPRoute(netns=netns) if netns else IPRoute()
+    if not netns:
+        return IPRoute()
+    with hold_signals():
+        return IPRoute(netns=netns)
+
+
+_ipr = ipr
 
 
 def driver_of(ifname: str) -> str | None:
@@ -144,7 +174,8 @@ def xdp_features(ifindex: int, netns: str | None = None) -> dict[str, bool] | No
         )
 
     kw = {"netns": netns} if netns else {}
-    sock = GenericNetlinkSocket(**kw)
+    with hold_signals():
+        sock = GenericNetlinkSocket(**kw)
     try:
         try:
             sock.bind("netdev", netdev_msg)
