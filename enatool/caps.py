@@ -325,9 +325,10 @@ def _probe_numba() -> dict[str, Check]:
         jitted = numba.njit(_add)
         if jitted(2, 3) != 5:
             raise RuntimeError("JIT returned a wrong result")
-        out["numba"] = Check(
-            True, f"numba {numba.__version__}, tiny JIT in {time.monotonic() - t:.2f} s"
-        )
+        took = f"tiny JIT in {time.monotonic() - t:.2f} s"
+        if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
+            took = "NUMBA_DISABLE_JIT set: kernels run as plain Python (slow)"
+        out["numba"] = Check(True, f"numba {numba.__version__}, {took}")
     except Exception as e:
         out["numba"] = Check(
             False,
@@ -357,7 +358,8 @@ def _probe_bcc() -> dict[str, Check]:
     out: dict[str, Check] = {}
     try:
         h = bcc_headers.use_headers()
-        out["kernel_headers"] = Check(True, f"{h.path} ({h.how})")
+        how = {"merged-debian": "merged", "modules-build": "/lib/modules", "env": "env"}[h.how]
+        out["kernel_headers"] = Check(True, f"{h.path} ({how})")
     except CapabilityError as e:
         out["kernel_headers"] = Check(False, str(e), e.hint or "")
         out["bcc"] = Check(False, "no kernel headers", e.hint or "")

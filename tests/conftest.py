@@ -3,12 +3,13 @@
 Skips come only from ``enatool.caps.probe`` (xdp-tools style: tests skip honestly from the
 same probe the CLI uses), so a skipped test prints the probe's own reason and fix.
 
-Usage::
+Usage (do not ``from conftest import``: sub-directories have their own conftest.py)::
 
-    from conftest import needs          # or: @pytest.mark.needs("xdp_native", "af_xdp")
+    needs = pytest.mark.needs
 
     @needs("xdp_native", "af_xdp")
-    def test_something(netns): ...
+    def test_something(netns):
+        bed = netns(queues=4)   # two namespaces + veth pair, removed at teardown
 """
 
 from __future__ import annotations

@@ -120,3 +120,39 @@ def test_help_does_not_import_heavy_modules(args):
     assert json.loads(r.stderr.strip().splitlines()[-1]) == []
     if args == ["--help"]:
         assert "doctor" in r.stdout
+
+
+def test_common_error_policy():
+    import click
+    from click.testing import CliRunner
+
+    from enatool.cli.common import command, handle_errors, render_json
+    from enatool.errors import CapabilityError
+
+    @command("boom")
+    @click.option("--what", type=click.Choice(["cap", "ctrlc", "ok"]))
+    def boom(what):
+        if what == "cap":
+            raise CapabilityError("no BPF", hint="run as root")
+        if what == "ctrlc":
+            raise KeyboardInterrupt
+        click.echo("fine")
+
+    runner = CliRunner()
+    r = runner.invoke(boom, ["--what", "cap"])
+    assert r.exit_code == 3
+    assert "enatool: error: no BPF (hint: run as root)" in r.output
+    r = runner.invoke(boom, ["--what", "ctrlc"])
+    assert r.exit_code == 130 and "interrupted" in r.output
+    r = runner.invoke(boom, ["--what", "bogus"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert runner.invoke(boom, ["--what", "ok"]).output == "fine\n"
+
+    @handle_errors
+    def plain():
+        raise CapabilityError("x")
+
+    with pytest.raises(SystemExit) as ei:
+        plain()
+    assert ei.value.code == 3
+    assert render_json({"a": 1}).lstrip("{\n ").startswith('"schema_version": 1')
