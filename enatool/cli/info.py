@@ -9,8 +9,12 @@ from enatool.cli.common import command, json_option
 
 @command("info")
 @click.argument("iface", required=False)
-@click.option("--queues", type=click.IntRange(1, 128), default=None,
-              help="Software device only: number of IO queue pairs it offers (default 8).")
+@click.option(
+    "--queues",
+    type=click.IntRange(1, 128),
+    default=None,
+    help="Software device only: number of IO queue pairs it offers (default 8).",
+)
 @click.option("--no-llq", is_flag=True, help="Software device only: offer no LLQ (host placement).")
 @json_option
 def info(iface, queues, no_llq, as_json):
