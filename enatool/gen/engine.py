@@ -27,13 +27,18 @@ class FieldEngine:
     a :meth:`slot_map`) and otherwise rewrites just the mutable fields.
     """
 
-    def __init__(self, tset: TemplateSet, mode: str = "fields"):
+    def __init__(self, tset: TemplateSet, mode: str = "fields",
+                 seq_next: np.ndarray | None = None):
         if mode not in MODES:
             raise UsageError(f"unknown fill mode {mode!r}", hint="use full or fields")
         self.tset = tset
         self.mode = MODES[mode]
         self.state = np.zeros(fe.ST_N, np.int64)
-        self.seq_next = np.zeros(len(tset.flows), np.int64)
+        if seq_next is None:
+            seq_next = np.zeros(len(tset.flows), np.int64)
+        if seq_next.dtype != np.int64 or seq_next.shape[0] != len(tset.flows):
+            raise TypeError("seq_next must be int64, one entry per flow")
+        self.seq_next = seq_next  # may be shared by engines that own disjoint flows
         self._class_bits = tset.class_wire_bits
         self._peek = np.zeros(0, np.int32)
 

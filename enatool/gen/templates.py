@@ -311,6 +311,13 @@ def build_flows(spec: GenSpec) -> FlowTable:
     return _table(tuples, alen, [-1] * n)
 
 
+def flow_count(spec: GenSpec) -> int:
+    """How many flows ``spec`` makes, without crafting RSS flows (what a sink needs)."""
+    if spec.to_queues:
+        return spec.flows if spec.flows is not None else len(spec.to_queues)
+    return len(build_flows(spec))
+
+
 def _crafted_flows(spec: GenSpec, src_lo: int, dst_lo: int, sp_lo: int, dp_lo: int
                    ) -> FlowTable:
     from enatool.driver.policy.rss import FlowHashProto, flows_to_queue

@@ -94,7 +94,7 @@ class NaivePacer:
     def __init__(self, rate: int, burst: int):
         self.rate, self.burst = rate, burst
         self.t0: int | None = None
-        self.spent = -burst
+        self.spent = 0
 
     def grant(self, now: int, costs: list[int]) -> int:
         if self.t0 is None:
@@ -121,12 +121,14 @@ class NaiveSeqCheck:
         self.flows: dict[int, dict] = {}
 
     def add(self, flow: int, seq: int, tx_ns: int | None = None, rx_ns: int = 0) -> None:
-        st = self.flows.setdefault(flow, dict(rx=0, max=None, seen=set(), lost=0, reordered=0,
-                                              dup=0, late=0, delays=[]))
+        st = self.flows.setdefault(flow, dict(rx=0, max=None, first=None, seen=set(), lost=0,
+                                              reordered=0, dup=0, late=0, delays=[]))
         st["rx"] += 1
         if st["max"] is None or seq > st["max"]:
             if st["max"] is not None:
                 st["lost"] += seq - st["max"] - 1
+            else:
+                st["first"] = seq
             st["max"] = seq
             st["seen"].add(seq)
         elif st["max"] - seq >= self.window:
@@ -136,6 +138,10 @@ class NaiveSeqCheck:
         else:
             st["seen"].add(seq)
             st["reordered"] += 1
-            st["lost"] -= 1
+            if seq < st["first"]:
+                st["lost"] += st["first"] - seq - 1
+                st["first"] = seq
+            else:
+                st["lost"] -= 1
         if tx_ns is not None:
             st["delays"].append(rx_ns - tx_ns)
