@@ -14,6 +14,7 @@ from enatool import __version__
 # command name -> "module:attribute" (loaded only when the command runs or its help is shown)
 _COMMANDS = {
     "doctor": "enatool.cli.doctor:doctor",
+    "gen": "enatool.cli.gen:gen",
     "info": "enatool.cli.info:info",
     "rss": "enatool.cli.rss:rss",
 }

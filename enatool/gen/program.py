@@ -163,13 +163,17 @@ def run_gen(backend: Any, spec: GenSpec, count: int | None = None,
             on_tick: Tick | None = None, *, end: int = 0, batch: int = 64,
             fill_mode: str = "fields", burst: int = DEFAULT_BURST_FRAMES,
             tick_interval: float = 1.0, idle_step: float = 1e-5,
-            rss_end: int | None = None) -> dict[str, Any]:
+            rss_end: int | None = None,
+            on_batch: Callable[[], None] | None = None,
+            stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Send ``spec`` traffic on ``queues`` of ``end`` until ``count`` frames, ``duration``
     seconds (backend clock) or Ctrl-C; return the gen summary (:mod:`report.schema`).
 
     ``rate`` (pps) or ``bitrate`` (wire bps) paces the aggregate of all queues. With
     ``spec.to_queues`` and no ``spec.rss`` the flows are crafted for the RSS state of
-    ``rss_end`` (default: the peer end when the backend has two).
+    ``rss_end`` (default: the peer end when the backend has two). ``on_batch`` runs once
+    per loop turn (the software pair drains its receiving end there); ``stop`` returning
+    True ends the run (a wall-clock limit on a virtual-time backend).
     """
     _check_limits(count, duration)
     if batch < 1:
@@ -215,6 +219,8 @@ def run_gen(backend: Any, spec: GenSpec, count: int | None = None,
     qi = 0
     try:
         while True:
+            if on_batch is not None:
+                on_batch()
             now = _ns(backend)
             if ticker.due(now):
                 ticker.fire(now, snapshot())
@@ -223,6 +229,9 @@ def run_gen(backend: Any, spec: GenSpec, count: int | None = None,
                 stopped = "count"
                 break
             if duration is not None and now - t0 >= duration * 1e9:
+                stopped = "duration"
+                break
+            if stop is not None and stop():
                 stopped = "duration"
                 break
             q = qs[qi]
@@ -323,6 +332,78 @@ def run_gen(backend: Any, spec: GenSpec, count: int | None = None,
     }
 
 
+class SinkLoop:
+    """The receive side of ``sink``: one :meth:`poll` drains every queue once into the
+    sequence checker. ``run_sink`` loops over it; the software pair calls it between
+    generator batches so that the receiving rings never overflow."""
+
+    def __init__(self, backend: Any, spec: GenSpec | None = None, *,
+                 queues: Sequence[int] | None = None, end: int | None = None,
+                 batch: int = 256, verify: bool = True, window: int = 1024,
+                 max_flows: int = 65536):
+        if end is None:
+            end = 1 if getattr(backend, "num_ends", 1) > 1 else 0
+        qs = list(queues) if queues else list(range(backend.num_queues))
+        self.backend, self.end, self.batch = backend, end, batch
+        self.qs = _check_queues(backend, qs)
+        n_flows = flow_count(spec) if spec is not None else max_flows
+        self.counters = SinkCounters(n_flows, backend.num_queues, window, verify)
+        self.slot_path = isinstance(backend, SlotRx)
+        self.stats0 = _drops_errors(backend.stats(end=end))
+        self.t0 = _ns(backend)
+
+    @property
+    def received(self) -> int:
+        return int(self.counters.qstats[:, 0].sum())
+
+    def poll(self, limit: int | None = None) -> int:
+        """Drain each queue once (at most ``limit`` frames in all); frames received."""
+        backend, end, counters = self.backend, self.end, self.counters
+        n_rx = 0
+        for q in self.qs:
+            want = self.batch if limit is None else max(1, min(self.batch, limit - n_rx))
+            if self.slot_path:
+                umem, addrs, lengths, n = backend.rx_slots(q, want, end=end)
+                if n:
+                    counters.add_buffer(umem, addrs, lengths, n, q, _ns(backend))
+                    backend.rx_release(q, n, end=end)
+            else:
+                frames = backend.rx_burst(q, want, end=end)
+                n = len(frames)
+                counters.add_frames(frames, q, _ns(backend))
+            n_rx += n
+        return n_rx
+
+    def snapshot(self) -> dict[str, Any]:
+        t = self.counters.totals()
+        d, e = _drops_errors(self.backend.stats(end=self.end))
+        return {"packets": t["packets"], "bytes": t["bytes"], "wire_bits": t["wire_bits"],
+                "lost": t["lost"], "reordered": t["reordered"], "duplicates": t["duplicates"],
+                "drops": d - self.stats0[0], "errors": e - self.stats0[1],
+                "queues": {q: int(self.counters.qstats[q, 0]) for q in self.qs}}
+
+    def summary(self, stopped: str, t_end: int | None = None) -> dict[str, Any]:
+        now = _ns(self.backend) if t_end is None else t_end
+        final = self.snapshot()
+        dur = (now - self.t0) / 1e9
+        tot = self.counters.totals()
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "program": "sink",
+            "backend": getattr(self.backend, "name", type(self.backend).__name__),
+            "end": self.end,
+            "queues": self.qs,
+            "stopped_by": stopped,
+            "duration_s": dur,
+            **tot,
+            "pps": tot["packets"] / dur if dur > 0 else 0.0,
+            "wire_bps": tot["wire_bits"] / dur if dur > 0 else 0.0,
+            "drops": final["drops"],
+            "errors": final["errors"],
+            "per_queue": self.counters.per_queue(self.qs),
+        }
+
+
 def run_sink(backend: Any, spec: GenSpec | None = None, duration: float | None = None,
              count: int | None = None, *, queues: Sequence[int] | None = None,
              end: int | None = None, on_tick: Tick | None = None, batch: int = 256,
@@ -334,76 +415,90 @@ def run_sink(backend: Any, spec: GenSpec | None = None, duration: float | None =
     ``spec`` (the generator's) sizes the flow table exactly; without it ``max_flows``.
     """
     _check_limits(count, duration)
-    if end is None:
-        end = 1 if getattr(backend, "num_ends", 1) > 1 else 0
-    qs = list(queues) if queues else list(range(backend.num_queues))
-    qs = _check_queues(backend, qs)
-    n_flows = flow_count(spec) if spec is not None else max_flows
-    counters = SinkCounters(n_flows, backend.num_queues, window, verify)
-    slot_path = isinstance(backend, SlotRx)
-    stats0 = _drops_errors(backend.stats(end=end))
-    t0 = _ns(backend)
-    ticker = _Ticker(on_tick, t0, tick_interval)
+    sink = SinkLoop(backend, spec, queues=queues, end=end, batch=batch, verify=verify,
+                    window=window, max_flows=max_flows)
+    ticker = _Ticker(on_tick, sink.t0, tick_interval)
     stopped = "interrupt"
-
-    def snapshot() -> dict[str, Any]:
-        t = counters.totals()
-        d, e = _drops_errors(backend.stats(end=end))
-        return {"packets": t["packets"], "bytes": t["bytes"], "wire_bits": t["wire_bits"],
-                "lost": t["lost"], "reordered": t["reordered"], "duplicates": t["duplicates"],
-                "drops": d - stats0[0], "errors": e - stats0[1],
-                "queues": {q: int(counters.qstats[q, 0]) for q in qs}}
-
     try:
         while True:
             now = _ns(backend)
             if ticker.due(now):
-                ticker.fire(now, snapshot())
-            got = int(counters.qstats[:, 0].sum())
+                ticker.fire(now, sink.snapshot())
+            got = sink.received
             if count is not None and got >= count:
                 stopped = "count"
                 break
-            if duration is not None and now - t0 >= duration * 1e9:
+            if duration is not None and now - sink.t0 >= duration * 1e9:
                 stopped = "duration"
                 break
-            n_rx = 0
-            for q in qs:
-                want = batch if count is None else max(1, min(batch, count - got - n_rx))
-                if slot_path:
-                    umem, addrs, lengths, n = backend.rx_slots(q, want, end=end)
-                    if n:
-                        counters.add_buffer(umem, addrs, lengths, n, q, _ns(backend))
-                        backend.rx_release(q, n, end=end)
-                else:
-                    frames = backend.rx_burst(q, want, end=end)
-                    n = len(frames)
-                    counters.add_frames(frames, q, _ns(backend))
-                n_rx += n
-            if n_rx == 0:
+            limit = None if count is None else count - got
+            if sink.poll(limit) == 0:
                 backend.advance(idle_step)
     except KeyboardInterrupt:
         stopped = "interrupt"
     now = _ns(backend)
-    final = snapshot()
     if on_tick is not None and now > ticker.last:
-        ticker.fire(now, final)
-    dur = (now - t0) / 1e9
-    tot = counters.totals()
+        ticker.fire(now, sink.snapshot())
+    return sink.summary(stopped, now)
+
+
+def device_counters(stats: dict[str, Any], queues: Sequence[int]) -> dict[str, Any]:
+    """What the driver layer counted on one end, per queue: Rx distribution (RSS),
+    copybreak, checksum verdicts, interrupts and drops (ethtool -S names)."""
+
+    def get(q: int, name: str) -> int:
+        return int(stats.get(f"queue_{q}_{name}", 0))
+
+    per_queue = [{
+        "queue": q,
+        "rx_cnt": get(q, "rx_cnt"),
+        "rx_copybreak_pkt": get(q, "rx_rx_copybreak_pkt") or get(q, "rx_copybreak_pkt"),
+        "rx_csum_good": get(q, "rx_csum_good"),
+        "rx_csum_bad": get(q, "rx_csum_bad"),
+        "interrupts": get(q, "tx_interrupts"),
+        "napi_complete": get(q, "tx_napi_comp"),
+        "tx_cnt": get(q, "tx_cnt"),
+    } for q in queues]
     return {
-        "schema_version": SCHEMA_VERSION,
-        "program": "sink",
-        "backend": getattr(backend, "name", type(backend).__name__),
-        "end": end,
-        "queues": qs,
-        "stopped_by": stopped,
-        "duration_s": dur,
-        **tot,
-        "pps": tot["packets"] / dur if dur > 0 else 0.0,
-        "wire_bps": tot["wire_bits"] / dur if dur > 0 else 0.0,
-        "drops": final["drops"],
-        "errors": final["errors"],
-        "per_queue": counters.per_queue(qs),
+        "per_queue": per_queue,
+        "rx_drops": int(stats.get("rx_drops", 0)),
+        "rx_overruns": int(stats.get("rx_overruns", 0)),
+        "tx_drops": int(stats.get("tx_drops", 0)),
+        "resets": int(stats.get("total_resets", 0)),
     }
 
 
-__all__ = ["SlotRx", "SlotTx", "rss_config_of", "run_gen", "run_sink", "wire_bits"]
+def run_pair(backend: Any, spec: GenSpec, count: int | None = None,
+             duration: float | None = None, *, settle: float = 0.01,
+             on_tick: Tick | None = None, **gen_options: Any) -> dict[str, Any]:
+    """Generator on end 0 and sink on end 1 of a two-ended backend (the software device
+    pair), interleaved so the receiving rings are drained between batches. After the
+    generator stops, up to ``settle`` seconds of backend time let frames in flight land.
+    Returns ``{"tx": gen summary, "rx": sink summary, "devices": per-end counters}``."""
+    if getattr(backend, "num_ends", 1) < 2:
+        raise UsageError("a generator/sink pair needs a backend with two ends")
+    sink = SinkLoop(backend, spec, end=1)
+    tx = run_gen(backend, spec, count, duration, on_tick=on_tick, end=0,
+                 on_batch=sink.poll, **gen_options)
+    deadline = _ns(backend) + settle * 1e9
+    try:
+        while sink.received < tx["packets"] and _ns(backend) < deadline:
+            if sink.poll() == 0:
+                backend.advance(1e-5)
+    except KeyboardInterrupt:
+        pass
+    rx = sink.summary(tx["stopped_by"])
+    qs = list(range(backend.num_queues))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "program": "gen-pair",
+        "backend": tx["backend"],
+        "tx": tx,
+        "rx": rx,
+        "devices": {"tx_end": device_counters(backend.stats(end=0), qs),
+                    "rx_end": device_counters(backend.stats(end=1), qs)},
+    }
+
+
+__all__ = ["SinkLoop", "SlotRx", "SlotTx", "device_counters", "rss_config_of", "run_gen",
+           "run_pair", "run_sink", "wire_bits"]

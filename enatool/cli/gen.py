@@ -1,0 +1,189 @@
+"""`enatool gen [IFACE]`: generate UDP/TCP traffic.
+
+Without IFACE the traffic crosses the software ENA device pair (driver Tx -> device A ->
+wire -> device B with RSS -> driver Rx) and both ends are reported.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+
+import click
+
+from enatool.cli.common import command, json_option
+from enatool.errors import UsageError
+
+
+def _rate(text):
+    """'1M', '100k', '2.5G', '1e6' -> float."""
+    if text is None:
+        return None
+    scale = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
+    t = str(text).strip()
+    try:
+        if t and t[-1] in scale:
+            return float(t[:-1]) * scale[t[-1]]
+        return float(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a rate (e.g. 100k, 1.5M, 10G)") from None
+
+
+def traffic_options(func):
+    """Traffic-shape options shared by gen (and later sink/latency)."""
+    options = [
+        click.option("--size", default=None, metavar="N|imix|N:W,..",
+                     help="Frame size incl. FCS (64..MTU+18), 'imix' (7:4:1 of "
+                          "64/594/1518) or a custom mix '64:7,594:4,1518:1'."),
+        click.option("--proto", type=click.Choice(["udp", "tcp"]), default="udp",
+                     show_default=True),
+        click.option("--ipv6", is_flag=True, help="IPv6 instead of IPv4."),
+        click.option("--vlan", type=click.IntRange(0, 4094), default=None,
+                     help="802.1Q VLAN id."),
+        click.option("--src", default=None, metavar="A[-B]", help="Source address range."),
+        click.option("--dst", default=None, metavar="A[-B]",
+                     help="Destination address range."),
+        click.option("--sport", default=None, metavar="P[-Q]", help="Source port range."),
+        click.option("--dport", default=None, metavar="P[-Q]",
+                     help="Destination port range (default 9)."),
+        click.option("--flows", type=click.IntRange(1, 1 << 20), default=None,
+                     help="Number of flows (spread over source ports unless ranges say "
+                          "otherwise)."),
+        click.option("--to-queues", default=None, metavar="Q,Q,..",
+                     help="Craft flows with the receiver's RSS so they land on these Rx "
+                          "queues."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+
+    @functools.wraps(func)
+    def wrapper(*args, size, proto, ipv6, vlan, src, dst, sport, dport, flows, to_queues,
+                **kwargs):
+        from enatool.gen.templates import GenSpec
+
+        fields = {"proto": proto, "ipv6": ipv6, "vlan": vlan, "flows": flows}
+        if size is not None:
+            fields["size"] = size
+        for name, value in (("src", src), ("dst", dst), ("sport", sport), ("dport", dport)):
+            if value is not None:
+                fields[name] = value
+        if flows and flows > 1 and sport is None and not to_queues:
+            # N flows by default means N source ports (TRex style), not an error
+            fields["sport"] = f"1024-{1024 + flows - 1}" if flows <= 64512 else "1024-65535"
+        if to_queues:
+            try:
+                fields["to_queues"] = tuple(int(q) for q in to_queues.split(","))
+            except ValueError:
+                raise UsageError(f"bad --to-queues {to_queues!r}", hint="e.g. 0,2,3") from None
+            if sport is None:
+                fields["sport"] = "1024-65535"
+        return func(*args, spec=GenSpec(**fields), **kwargs)
+
+    return wrapper
+
+
+@command("gen")
+@click.argument("iface", required=False)
+@traffic_options
+@click.option("-c", "--count", type=click.IntRange(1), default=None,
+              help="Frames to send (default 1,000,000 on the software device).")
+@click.option("-d", "--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds to run (wall clock; see --virtual).")
+@click.option("--rate", default=None, metavar="PPS", help="Pace at this many frames/s.")
+@click.option("--bitrate", default=None, metavar="BPS",
+              help="Pace at this many bits/s on the wire (frame + 24 B overhead).")
+@click.option("-q", "--queues", type=click.IntRange(1, 128), default=1, show_default=True,
+              help="Queues to send on (software device: queue pairs of each device).")
+@click.option("-b", "--batch", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option("--link-rate", default="100G", show_default=True,
+              help="Software device only: rate of the virtual wire (bps, 0 = unlimited).")
+@click.option("--no-llq", is_flag=True, help="Software device only: host placement.")
+@click.option("--virtual", is_flag=True,
+              help="Software device only: --duration counts virtual seconds.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a per-second time series to this CSV file.")
+@click.option("--live/--no-live", default=None,
+              help="One line of stats per interval (default: on a terminal).")
+@json_option
+def gen(iface, spec, count, duration, rate, bitrate, queues, batch, link_rate, no_llq,
+        virtual, csv_path, live, as_json):
+    """Generate UDP/TCP frames: flat out or paced, many flows, sizes or IMIX.
+
+    Without IFACE the frames cross the software ENA device pair and the receiving side is
+    reported too: Rx distribution over queues (RSS), copybreak, interrupts, drops, loss.
+
+    \b
+    Examples:
+      enatool gen                                   1M x 64 B on the software pair
+      enatool gen --size imix --flows 64 -q 4       IMIX over 64 flows, 4 queues
+      enatool gen -q 4 --to-queues 1,3 -c 10000     flows crafted to land on Rx 1 and 3
+      enatool gen --rate 1M -d 2 --virtual          1 Mpps for 2 virtual seconds
+      enatool gen --json > run.json                 summary as JSON
+    """
+    if iface:
+        raise UsageError("traffic on a real interface needs the AF_XDP backend, which is "
+                         "not in this build yet", hint="run without IFACE for the software "
+                         "ENA device pair; `enatool doctor` shows what AF_XDP needs")
+    if virtual and duration is None:
+        raise UsageError("--virtual needs --duration")
+    rate_v, bitrate_v = _rate(rate), _rate(bitrate)
+    if rate_v is not None and bitrate_v is not None:
+        raise UsageError("--rate and --bitrate exclude each other")
+    for name, v in (("--rate", rate_v), ("--bitrate", bitrate_v)):
+        if v is not None and v <= 0:
+            raise UsageError(f"{name} must be positive")
+    link = _rate(link_rate)
+    if count is None and duration is None:
+        count = 1_000_000
+    _run_soft(spec, count, duration, rate_v, bitrate_v, queues, batch, link or None,
+              not no_llq, virtual, csv_path, live, as_json)
+
+
+def _run_soft(spec, count, duration, rate, bitrate, queues, batch, link_rate, llq, virtual,
+              csv_path, live, as_json):
+    from enatool.backends.soft import SoftBackend
+    from enatool.gen.program import run_pair
+    from enatool.report.csvout import CsvSeries
+    from enatool.report.stats import LiveStats, summary_lines
+
+    csv = CsvSeries(csv_path, list(range(queues))) if csv_path else None
+    show = (sys.stdout.isatty() and not as_json) if live is None else live
+    ticker = LiveStats(sys.stderr if as_json else sys.stdout, force=bool(show), csv=csv)
+    on_tick = ticker if (show or csv) else None
+    wall0 = time.perf_counter()
+    stop = None
+    if duration is not None and not virtual:
+        deadline = wall0 + duration
+        stop = lambda: time.perf_counter() >= deadline  # noqa: E731
+        duration = None
+    try:
+        with SoftBackend(queues=queues, llq=llq, link_rate=link_rate) as backend:
+            if show:
+                ticker.start("gen on the software ENA device pair")
+            report = run_pair(backend, spec, count, duration, rate=rate, bitrate=bitrate,
+                              queues=list(range(queues)), batch=batch, on_tick=on_tick,
+                              stop=stop)
+    finally:
+        if csv is not None:
+            csv.close()
+    wall = time.perf_counter() - wall0
+    report["wall_s"] = wall
+    report["simulated_pps"] = report["rx"]["packets"] / wall if wall > 0 else 0.0
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for line in summary_lines(report["tx"]) + summary_lines(report["rx"]):
+        click.echo(line)
+    click.echo("driver counters (receiving end):")
+    click.echo(f"  {'queue':>5} {'rx':>10} {'copybreak':>10} {'csum-good':>10} "
+               f"{'interrupts':>10}")
+    for q in report["devices"]["rx_end"]["per_queue"]:
+        click.echo(f"  {q['queue']:>5} {q['rx_cnt']:>10} {q['rx_copybreak_pkt']:>10} "
+                   f"{q['rx_csum_good']:>10} {q['interrupts']:>10}")
+    rx_end = report["devices"]["rx_end"]
+    click.echo(f"  rx_drops {rx_end['rx_drops']}  rx_overruns {rx_end['rx_overruns']}  "
+               f"resets {rx_end['resets']}")
+    click.echo(f"simulation: {wall:.2f} s wall, {report['simulated_pps'] / 1e6:.2f} M frames "
+               f"per wall second")
