@@ -52,7 +52,7 @@ from enatool.driver import features as featmod
 from enatool.driver import health, io_queues, llq
 from enatool.driver.admin_queue import AdminQueue, AdminStats, FeatureNotSupported
 from enatool.driver.aenq import AENQ_DEPTH, AENQ_DEPTH_2016, Aenq, AenqHandlers, AenqState
-from enatool.driver.eth_rx import RxPacket, RxRing
+from enatool.driver.eth_rx import RxBatch, RxPacket, RxRing, batch_packets
 from enatool.driver.eth_tx import (
     MISSING_TX_COMP_THRESHOLD,
     MISSING_TX_COMP_TIMEOUT_S,
@@ -61,7 +61,7 @@ from enatool.driver.eth_tx import (
     TxRing,
 )
 from enatool.driver.mmio import MmioRegs
-from enatool.driver.napi import MODES, QueueModeration, QueueNapi
+from enatool.driver.napi import MAX_POLL_ROUNDS, MODES, QueueModeration, QueueNapi
 from enatool.driver.policy.copybreak import CopybreakPolicy
 from enatool.driver.policy.moderation import CoalesceSettings
 from enatool.driver.port import DevicePort
@@ -430,14 +430,42 @@ class EnaDriver:
         """Received packets of ``queue`` (with hash / checksum verdict), oldest first."""
         if not 0 <= queue < len(self.napi):
             return []
-        got = self.napi[queue].received
-        n = len(got) if max_n is None else min(max_n, len(got))
-        out, self.napi[queue].received = got[:n], got[n:]
-        return out
+        return batch_packets(self.napi[queue].rx.store.take(queue, max_n))
 
     def rx_burst(self, queue: int, max_n: int | None = None) -> list[bytes]:
         """Frames received on ``queue`` (NAPI must have run: ``poll()`` or ``run()``)."""
-        return [p.data for p in self.rx_packets(queue, max_n)]
+        if not 0 <= queue < len(self.napi):
+            return []
+        return self.napi[queue].rx.store.take(queue, max_n).frames()
+
+    def tx_burst_packed(self, queue: int, buf: np.ndarray, offs: np.ndarray,
+                        lens: np.ndarray) -> int:
+        """Array form of :meth:`tx_burst`: frames ``buf[offs[i]:offs[i]+lens[i]]`` (uint8
+        buffer, int64 offsets/lengths), one buffer each, no offloads; one kernel call."""
+        self._require_up(queue)
+        return self.napi[queue].tx.xmit_packed(buf, offs, lens, self.port.now())
+
+    def rx_burst_packed(self, queue: int, max_n: int | None = None) -> RxBatch:
+        """Array form of :meth:`rx_burst`: an :class:`RxBatch` (valid until the second-next
+        call for this queue; copy what must live longer)."""
+        if not 0 <= queue < len(self.napi):
+            raise DeviceError(f"no IO queue {queue} (have {len(self.napi)})", hint="call up()")
+        return self.napi[queue].rx.store.take(queue, max_n)
+
+    def busy_poll(self, queue: int) -> int:
+        """Run NAPI on ``queue`` without waiting for its interrupt (2016 ``ena_busy_poll``
+        / DPDK-style polling); returns packets stored. Moderation still runs at completion."""
+        self._require_up(queue)
+        if self._reset_pending is not None:
+            return 0
+        ctx = self.napi[queue]
+        before = len(ctx.rx.store)
+        done, reason = ctx.poll_rounds(MAX_POLL_ROUNDS)
+        if done:
+            ctx.scheduled = False
+        if reason is not None:
+            self._trigger_reset(reason)
+        return len(ctx.rx.store) - before
 
     def poll(self) -> int:
         """Run NAPI for every queue whose vector fired (or that is still scheduled); a
@@ -447,9 +475,9 @@ class EnaDriver:
             return 0
         got = 0
         for i, ctx in enumerate(self.napi):
-            before = len(ctx.received)
+            before = len(ctx.rx.store)
             reason = ctx.service(self.port.irq_take(i + 1))
-            got += len(ctx.received) - before
+            got += len(ctx.rx.store) - before
             if reason is not None:
                 self._trigger_reset(reason)
                 break

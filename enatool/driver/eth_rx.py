@@ -34,6 +34,7 @@ import numpy as np
 
 from enatool.ena.regs import ResetReason
 from numba_kernels import descriptors as D
+from numba_kernels import driver_dp as DK
 from numba_kernels import rings as R
 
 PAGE_SIZE = 4096
@@ -106,6 +107,109 @@ def hash_type(status: int) -> str:
     return "none"
 
 
+CSUM_NAMES = ("none", "good", "bad")  # DK.CSUM_* codes
+
+
+class RxBatch(NamedTuple):
+    """Received frames, packed: frame i is ``buf[offs[i]:offs[i]+lens[i]]``.
+
+    ``rss_hash``, ``status`` (raw last-cdesc status word), ``csum`` (``DK.CSUM_*`` code:
+    0 none, 1 good, 2 bad), ``ndescs`` and ``flags`` (``DK.RXF_COPIED``) per frame.
+    """
+
+    buf: np.ndarray
+    offs: np.ndarray
+    lens: np.ndarray
+    rss_hash: np.ndarray
+    status: np.ndarray
+    csum: np.ndarray
+    ndescs: np.ndarray
+    flags: np.ndarray
+    queue: int
+
+    def __len__(self) -> int:
+        return int(self.lens.shape[0])
+
+    def frames(self) -> list[bytes]:
+        b = self.buf
+        return [b[o:o + n].tobytes() for o, n in zip(self.offs.tolist(), self.lens.tolist(),
+                                                      strict=True)]
+
+
+class RxStore:
+    """Where the Rx kernels put packets ("up the stack"): flat arrays that grow on demand.
+
+    Two sets of arrays alternate, so :meth:`take` can hand out the filled set without a copy;
+    a taken :class:`RxBatch` stays valid until the second-next :meth:`take`.
+    """
+
+    def __init__(self, packets: int = 1024, nbytes: int = 1 << 20):
+        self._sets = [self._alloc(packets, nbytes), self._alloc(packets, nbytes)]
+        self._cur = 0
+        self.fill = np.zeros(2, np.int64)
+
+    @staticmethod
+    def _alloc(packets: int, nbytes: int) -> list[np.ndarray]:
+        return [np.zeros(nbytes, np.uint8), np.zeros(packets, np.int64),
+                np.zeros(packets, np.int64), np.zeros(packets, np.int64),
+                np.zeros(packets, np.int64), np.zeros(packets, np.int8),
+                np.zeros(packets, np.int64), np.zeros(packets, np.uint8)]
+
+    @property
+    def arrays(self) -> list[np.ndarray]:
+        return self._sets[self._cur]
+
+    def __len__(self) -> int:
+        return int(self.fill[DK.ST_N])
+
+    def grow(self) -> None:
+        """Double both capacities, keeping what is stored."""
+        old = self._sets[self._cur]
+        n, pos = int(self.fill[DK.ST_N]), int(self.fill[DK.ST_POS])
+        new = self._alloc(old[1].shape[0] * 2, old[0].shape[0] * 2)
+        new[0][:pos] = old[0][:pos]
+        for a, b in zip(new[1:], old[1:], strict=True):
+            a[:n] = b[:n]
+        self._sets[self._cur] = new
+
+    def take(self, queue: int, max_n: int | None = None) -> RxBatch:
+        """The oldest ``max_n`` (default all) stored packets, removed from the store."""
+        n = int(self.fill[DK.ST_N])
+        k = n if max_n is None else max(0, min(int(max_n), n))
+        cur = self._sets[self._cur]
+        if k == n:
+            pos = int(self.fill[DK.ST_POS])
+            out = RxBatch(cur[0][:pos], *(a[:n] for a in cur[1:]), queue=queue)
+            self._cur ^= 1
+            self.fill[:] = 0
+            return out
+        # partial take: copy the head out, move the rest to the front
+        end = int(cur[1][k]) if k < n else int(self.fill[DK.ST_POS])
+        out = RxBatch(cur[0][:end].copy(), *(a[:k].copy() for a in cur[1:]), queue=queue)
+        pos = int(self.fill[DK.ST_POS])
+        cur[0][:pos - end] = cur[0][end:pos].copy()
+        for a in cur[1:]:
+            a[:n - k] = a[k:n].copy()
+        cur[1][:n - k] -= end
+        self.fill[DK.ST_N] = n - k
+        self.fill[DK.ST_POS] = pos - end
+        return out
+
+
+def batch_packets(b: RxBatch) -> list[RxPacket]:
+    """:class:`RxPacket` objects for a packed batch (the convenient, slow form)."""
+    out = []
+    for data, h, st, nd, fl in zip(b.frames(), b.rss_hash.tolist(), b.status.tolist(),
+                                   b.ndescs.tolist(), b.flags.tolist(), strict=True):
+        verdict = checksum_verdict(st)
+        out.append(RxPacket(data, b.queue, h, hash_type(st),
+                            "none" if verdict == "unchecked" else verdict,
+                            st & D.RXC_L3_PROTO_MASK,
+                            (st & D.RXC_L4_PROTO_MASK) >> D.RXC_L4_PROTO_SHIFT, nd,
+                            bool(fl & DK.RXF_COPIED)))
+    return out
+
+
 class RxRing:
     """Driver side of one Rx SQ/CQ pair (always host placement)."""
 
@@ -129,11 +233,10 @@ class RxRing:
         self.free_ids = np.zeros(d, np.int64)
         self.in_use = np.zeros(d, np.uint8)  # posted to the device
         R.reqid_init(self.free_ids, self.in_use)
-        self.next_to_use = 0
-        self.next_to_clean = 0
-        self.tail = 0
-        self.next_to_comp = 0
-        self.cq_head = 0
+        self.state = np.zeros(DK.RS_LEN, np.int64)
+        self.kcount = np.zeros(DK.RXK_LEN, np.int64)
+        self.store = RxStore()
+        self._db = np.zeros(64 + 2, np.int64)
         cap = RX_BUDGET * self.max_sgl
         self._ids = np.zeros(cap, np.int64)
         self._lens = np.zeros(cap, np.int64)
@@ -143,6 +246,49 @@ class RxRing:
         self._offset = np.zeros(RX_BUDGET, np.int64)
         self._take = np.zeros(d, np.int64)
         self.closed = False
+
+    def _state_prop(i):  # noqa: N805 - class-body helper
+        return property(lambda self: int(self.state[i]),
+                        lambda self, v: self.state.__setitem__(i, int(v)))
+
+    next_to_use = _state_prop(DK.RS_NTU)
+    next_to_clean = _state_prop(DK.RS_NTC)
+    tail = _state_prop(DK.RS_TAIL)
+    next_to_comp = _state_prop(DK.RS_NTCOMP)
+    cq_head = _state_prop(DK.RS_CQ_HEAD)
+    del _state_prop
+
+    _KNAMES = ((DK.RXK_CNT, "cnt"), (DK.RXK_BYTES, "bytes"),
+               (DK.RXK_COPYBREAK, "rx_copybreak_pkt"), (DK.RXK_CSUM_GOOD, "csum_good"),
+               (DK.RXK_CSUM_BAD, "csum_bad"), (DK.RXK_CSUM_UNCHECKED, "csum_unchecked"),
+               (DK.RXK_REFIL_PARTIAL, "refil_partial"), (DK.RXK_BAD_DESC_NUM, "bad_desc_num"),
+               (DK.RXK_BAD_REQ_ID, "bad_req_id"), (DK.RXK_DESC_MALFORMED, "desc_malformed"),
+               (DK.RXK_REFILLS, "refills"), (DK.RXK_DOORBELLS, "doorbells"))
+
+    def fold_counters(self) -> None:
+        """Move what the kernels counted into :attr:`stats` (and the copybreak policy)."""
+        k = self.kcount
+        st = self.stats
+        for i, name in self._KNAMES:
+            v = k[i]
+            if v:
+                setattr(st, name, getattr(st, name) + int(v))
+        if k[DK.RXK_COPYBREAK]:
+            self.copybreak.rx_copybreak_pkt += int(k[DK.RXK_COPYBREAK])
+        k[:] = 0
+
+    def write_doorbells(self, tails: np.ndarray) -> None:
+        """Rx SQ doorbells for refills done inside a kernel, in order."""
+        seq = getattr(self.port, "write32_seq", None)
+        if seq is not None:
+            seq(self.sq.doorbell_offset, tails)
+        else:
+            for t in tails.tolist():
+                self.port.write32(self.sq.doorbell_offset, t)
+
+    @property
+    def era2016(self) -> bool:
+        return self.era == "2016"
 
     def free(self) -> None:
         if not self.closed:
@@ -162,82 +308,42 @@ class RxRing:
         n = self.free_entries if n is None else min(n, self.free_entries)
         if n <= 0:
             return 0
-        r = R.reqid_take(self.free_ids, self.in_use, self.next_to_use, self.depth, n,
-                         self._take)
-        if r < 0:
-            self.stats.refil_partial += 1
-            return 0
-        self.next_to_use = int(r)
-        ids = self._take[:n]
-        addrs = self.buf_addr + ids * PAGE_SIZE + self.headroom
-        lens = np.full(n, self.buf_len, np.int64)
-        self.tail = int(D.rx_post_batch(self.sq_ring, self.tail, self.depth, addrs, lens, ids))
-        self.port.write32(self.sq.doorbell_offset, self.tail)
-        self.stats.refills += 1
-        self.stats.doorbells += 1
-        return n
+        got = int(DK.rx_refill(self.sq_ring, self.depth, self.state, self.free_ids, self.in_use,
+                               self._take, self.buf_addr, PAGE_SIZE, self.headroom,
+                               self.buf_len, n, self.kcount))
+        self.fold_counters()
+        if got:
+            self.port.write32(self.sq.doorbell_offset, self.tail)
+        return got
 
-    def clean(self, budget: int, out: list) -> tuple[int, int, int | None]:
-        """``ena_clean_rx_irq``: up to ``budget`` packets appended to ``out`` as
-        :class:`RxPacket` → (packets, bytes, reset reason or None)."""
-        st = self.stats
+    def clean(self, budget: int, out: list | None = None) -> tuple[int, int, int | None]:
+        """``ena_clean_rx_irq``: up to ``budget`` packets into :attr:`store` (and, if ``out``
+        is given, appended to it as :class:`RxPacket`) → (packets, bytes, reset reason)."""
         budget = min(budget, RX_BUDGET)
-        npk, ncd = R.cq_poll_rx(self.cq_ring, self.cq_head, self.depth, budget, self.max_sgl,
-                                self._ids, self._lens, self._nd, self._status, self._hash,
-                                self._offset)
-        npk, ncd = int(npk), int(ncd)
-        if npk < 0:
-            if npk == D.ERR_BAD_REQ_ID:
-                st.bad_req_id += 1
-                return 0, 0, int(ResetReason.INV_RX_REQ_ID)
-            if npk == D.ERR_TOO_MANY_DESCS:
-                st.bad_desc_num += 1
-                return 0, 0, int(ResetReason.TOO_MANY_RX_DESCS)
-            st.desc_malformed += 1
-            return 0, 0, int(ResetReason.RX_DESCRIPTOR_MALFORMED)
-        if npk == 0:
-            return 0, 0, None
-        ids = self._ids[:ncd]
-        r = R.reqid_put(self.free_ids, self.in_use, self.next_to_clean, self.depth, ids, ncd)
-        if r < 0:  # a buffer that was never posted (or twice in flight)
-            st.bad_req_id += 1
-            return 0, 0, int(ResetReason.INV_RX_REQ_ID)
-        self.next_to_clean = int(r)
-        total = 0
-        k = 0
-        buf = self.buf
-        for p in range(npk):
-            nd = int(self._nd[p])
-            status = int(self._status[p])
-            parts = []
-            for j in range(nd):
-                rid = int(self._ids[k + j])
-                start = rid * PAGE_SIZE + self.headroom + (int(self._offset[p]) if j == 0 else 0)
-                parts.append(buf[start:start + int(self._lens[k + j])].tobytes())
-            data = parts[0] if nd == 1 else b"".join(parts)
-            first_len = int(self._lens[k])
-            k += nd
-            copied = self.copybreak.on_rx(len(data) if self.era != "2016" else first_len, nd)
-            if copied:
-                st.rx_copybreak_pkt += 1
-            verdict = checksum_verdict(status)
-            if verdict == "good":
-                st.csum_good += 1
-            elif verdict == "bad":
-                st.csum_bad += 1
-            elif verdict == "unchecked":
-                st.csum_unchecked += 1
-                verdict = "none"
-            out.append(RxPacket(data, self.qid, int(self._hash[p]) & 0xFFFFFFFF,
-                                hash_type(status), verdict, status & D.RXC_L3_PROTO_MASK,
-                                (status & D.RXC_L4_PROTO_MASK) >> D.RXC_L4_PROTO_SHIFT,
-                                nd, copied))
-            # bytes for moderation: first buffer for copied packets, else the skb length
-            total += first_len if copied else len(data)
-        st.cnt += npk
-        st.bytes += sum(len(pk.data) for pk in out[-npk:])
-        self.cq_head = (self.cq_head + ncd) & 0xFFFF
-        self.next_to_comp = (self.next_to_comp + ncd) & 0xFFFF
-        if self.free_entries > self.refill_threshold:
+        while True:
+            a = self.store.arrays
+            npk, nbytes, err = DK.rx_clean_burst(
+                self.cq_ring, self.depth, budget, self.max_sgl, self._ids, self._lens,
+                self._nd, self._status, self._hash, self._offset, self.free_ids, self.in_use,
+                self.state, self.buf, PAGE_SIZE, self.headroom, self.copybreak.value,
+                self.era2016, *a, self.store.fill, self.kcount)
+            if err != DK.ERR_STORE_FULL:
+                break
+            self.store.grow()
+        self.fold_counters()
+        if err:
+            return 0, 0, reset_reason(int(err))
+        if npk and out is not None:
+            out.extend(batch_packets(self.store.take(self.qid)))
+        if npk and self.free_entries > self.refill_threshold:
             self.refill()
-        return npk, total, None
+        return int(npk), int(nbytes), None
+
+
+def reset_reason(err: int) -> int:
+    """Driver reset reason for an Rx completion error code (§5.7)."""
+    if err == D.ERR_BAD_REQ_ID:
+        return int(ResetReason.INV_RX_REQ_ID)
+    if err == D.ERR_TOO_MANY_DESCS:
+        return int(ResetReason.TOO_MANY_RX_DESCS)
+    return int(ResetReason.RX_DESCRIPTOR_MALFORMED)

@@ -35,6 +35,7 @@ import numpy as np
 
 from enatool.ena.regs import ResetReason
 from numba_kernels import descriptors as D
+from numba_kernels import driver_dp as DK
 from numba_kernels import llq as LK
 from numba_kernels import packet as P
 from numba_kernels import rings as R
@@ -115,22 +116,51 @@ class TxRing:
         self.free_ids = np.zeros(d, np.int64)
         self.in_use = np.zeros(d, np.uint8)
         R.reqid_init(self.free_ids, self.in_use)
-        self.next_to_use = 0  # free_ids consumer (req_id take)
-        self.next_to_clean = 0  # free_ids producer (req_id put)
-        self.tail = 0  # SQ tail: descriptors (host) or lines (LLQ)
-        self.next_to_comp = 0
-        self.cq_head = 0
+        # ring indices live in an array the burst kernels update in place (properties below)
+        self.state = np.zeros(DK.TS_LEN, np.int64)
+        self.kcount = np.zeros(DK.TXK_LEN, np.int64)
+        self._db = np.zeros(d + 2, np.int64)
+        self._dummy_ring = np.zeros((1, 4), np.uint32)
+        self._dummy_bounce = np.zeros(1, np.uint8)
         self.entries = np.zeros(d, np.int64)  # SQ entries used by the packet of req_id
         self.nbytes = np.zeros(d, np.int64)
         self.sent_at = np.zeros(d, np.float64)
         self.timed_out = np.zeros(d, np.uint8)
         self.meta_cache: tuple[int, int] | None = None
-        self.entries_since_db = 0
-        self.pending_db = False
         self._rid = np.zeros(1, np.int64)
         self._done = np.zeros(d, np.int64)
         self._rec = np.zeros(P.PK_NFIELDS, np.int64)
         self.closed = False
+
+    # ---------------------------------------------------------------------------- ring state
+    def _state_prop(i):  # noqa: N805 - class-body helper
+        return property(lambda self: int(self.state[i]),
+                        lambda self, v: self.state.__setitem__(i, int(v)))
+
+    next_to_use = _state_prop(DK.TS_NTU)  # free_ids consumer (req_id take)
+    next_to_clean = _state_prop(DK.TS_NTC)  # free_ids producer (req_id put)
+    tail = _state_prop(DK.TS_TAIL)  # SQ tail: descriptors (host) or lines (LLQ)
+    next_to_comp = _state_prop(DK.TS_NTCOMP)
+    cq_head = _state_prop(DK.TS_CQ_HEAD)
+    entries_since_db = _state_prop(DK.TS_ESD)
+    pending_db = property(lambda self: bool(self.state[DK.TS_PENDING]),
+                          lambda self, v: self.state.__setitem__(DK.TS_PENDING, int(bool(v))))
+    del _state_prop
+
+    _KNAMES = ((DK.TXK_CNT, "cnt"), (DK.TXK_BYTES, "bytes"), (DK.TXK_QUEUE_STOP, "queue_stop"),
+               (DK.TXK_PREPARE_CTX_ERR, "prepare_ctx_err"), (DK.TXK_BAD_REQ_ID, "bad_req_id"),
+               (DK.TXK_META_DESCS, "meta_descs"), (DK.TXK_COMPLETED, "completed"),
+               (DK.TXK_TX_POLL, "tx_poll"))
+
+    def fold_counters(self) -> None:
+        """Move what the kernels counted into :attr:`stats` (once per burst)."""
+        k = self.kcount
+        st = self.stats
+        for i, name in self._KNAMES:
+            v = k[i]
+            if v:
+                setattr(st, name, getattr(st, name) + int(v))
+        k[:] = 0
 
     # ---------------------------------------------------------------------------- accounting
     @property
@@ -189,6 +219,15 @@ class TxRing:
         Returns how many were queued; stops at the first frame that does not fit the ring
         (``queue_stop``++). Frames larger than a slot are dropped (``prepare_ctx_err``++).
         """
+        if offloads is None and all(isinstance(fr, (bytes, bytearray, memoryview))
+                                    for fr in frames):
+            frames = [bytes(fr) for fr in frames]
+            lens = np.fromiter((len(f) for f in frames), np.int64, len(frames))
+            offs = np.zeros(len(frames), np.int64)
+            if len(frames) > 1:
+                np.cumsum(lens[:-1], out=offs[1:])
+            buf = np.frombuffer(b"".join(frames), np.uint8)
+            return self.xmit_packed(buf, offs, lens, now)
         st = self.stats
         queued = 0
         for i, fr in enumerate(frames):
@@ -238,6 +277,46 @@ class TxRing:
             queued += 1
         self.doorbell()
         return queued
+
+    def xmit_packed(self, buf: np.ndarray, offs: np.ndarray, lens: np.ndarray,
+                    now: float = 0.0) -> int:
+        """Queue the frames ``buf[offs[i]:offs[i]+lens[i]]`` (one buffer each, no offloads)
+        with one kernel call; doorbells (forced ones before the LLQ burst limit, then the
+        final one) are written after the burst in order. Returns frames consumed."""
+        n = int(lens.shape[0])
+        if n == 0:
+            return 0
+        t0 = self.tail
+        llq = self.llq is not None
+        consumed, ndb = DK.tx_xmit_burst(
+            buf, offs, lens, n, self.buf, self.slot_size, self.buf_addr, self.free_ids,
+            self.in_use, self.depth, self.state, llq,
+            self._dummy_ring if llq else self.sq_ring, self.max_header_size,
+            self.bounce if llq else self._dummy_bounce, self.line if llq else 0,
+            self.nbh if llq else 0, self.push_max if llq else 0,
+            self.burst_limit if llq else 0, self.disable_meta_caching, self.entries,
+            self.nbytes, self.sent_at, self.timed_out, float(now), self._db, self.kcount)
+        if self.disable_meta_caching and self.kcount[DK.TXK_CNT]:
+            w0, w2 = D.tx_meta_words(0, 0, 0, 0, True)
+            self.meta_cache = (int(w0), int(w2))
+        self.fold_counters()
+        if llq:
+            nlines = (self.tail - t0) & 0xFFFF
+            if nlines:
+                self._copy_lines(t0, nlines)
+        if ndb:
+            self._write_doorbells(self._db[:ndb])
+        return int(consumed)
+
+    def _write_doorbells(self, tails: np.ndarray) -> None:
+        """Posted SQ doorbell writes, in order (one port call when the port batches)."""
+        seq = getattr(self.port, "write32_seq", None)
+        if seq is not None:
+            seq(self.sq.doorbell_offset, tails)
+        else:
+            for t in tails.tolist():
+                self.port.write32(self.sq.doorbell_offset, t)
+        self.stats.doorbells += int(tails.shape[0])
 
     def _buffers(self, base: int, seg_lens: list[int], skip: int):
         """DMA (addr, len) of the packet's buffers after ``skip`` pushed bytes."""
@@ -315,25 +394,16 @@ class TxRing:
     # ---------------------------------------------------------------------------- completion
     def clean(self, budget: int) -> tuple[int, int | None]:
         """``ena_clean_tx_irq``: up to ``budget`` completions → (work done, reset reason)."""
-        self.stats.tx_poll += 1
-        n = int(R.cq_poll_tx(self.cq_ring, self.cq_head, self.depth, budget, self._done,
-                             self.check_mbz))
+        n = int(DK.tx_clean_burst(self.cq_ring, self.depth, budget, self._done, self.check_mbz,
+                                  self.free_ids, self.in_use, self.entries, self.sent_at,
+                                  self.state, self.kcount))
+        self.fold_counters()
         if n == D.ERR_MALFORMED:
             return 0, int(ResetReason.TX_DESCRIPTOR_MALFORMED)
-        if n <= 0:
-            return 0, None
-        ids = self._done[:n]
-        r = R.reqid_put(self.free_ids, self.in_use, self.next_to_clean, self.depth, ids, n)
-        if r < 0:
+        if n == D.ERR_BAD_REQ_ID:
             # process nothing of this batch: like Linux, the first bad id stops the clean
-            self.stats.bad_req_id += 1
             return 0, int(ResetReason.INV_TX_REQ_ID)
-        self.next_to_clean = int(r)
-        self.next_to_comp = (self.next_to_comp + int(self.entries[ids].sum())) & 0xFFFF
-        self.sent_at[ids] = 0.0
-        self.cq_head = (self.cq_head + n) & 0xFFFF
-        self.stats.completed += n
-        return n, None
+        return max(n, 0), None
 
     def check_missing(self, now: float, timeout_s: float | None, threshold: int) -> int | None:
         """One queue's missing-completion check (1 Hz); returns MISS_TX_CMPL or None."""

@@ -16,11 +16,16 @@ Reproduces today's Linux driver (v2.17.0; INTERFACE.md §1.2, §7.1, §7.3–7.5
 
 from __future__ import annotations
 
-from enatool.driver.eth_rx import RX_BUDGET, RxRing
+import numpy as np
+
+from enatool.driver.eth_rx import PAGE_SIZE, RX_BUDGET, RxRing, reset_reason
 from enatool.driver.eth_tx import TxRing
 from enatool.driver.policy.dim import NetDim
 from enatool.driver.policy.moderation import AdaptiveTable2016, CoalesceSettings
 from enatool.ena.eth_io import intr_reg_value
+from enatool.ena.regs import ResetReason
+from numba_kernels import descriptors as D
+from numba_kernels import driver_dp as DK
 
 MODES = ("static", "adaptive2016", "dim")
 MAX_POLL_ROUNDS = 64  # polls per service call before yielding (NAPI reschedules itself)
@@ -78,9 +83,11 @@ class QueueNapi:
         self.tx_budget = max(1, tx.depth // 4)
         self.rx_budget = RX_BUDGET
         self.scheduled = False
-        self.received: list = []
         self.unmask_writes = 0
         self.napi_rx_pkts = 0
+        self._rpk = np.zeros(MAX_POLL_ROUNDS, np.int64)
+        self._rby = np.zeros(MAX_POLL_ROUNDS, np.int64)
+        self._rdb = np.zeros(MAX_POLL_ROUNDS + 1, np.int64)
 
     def unmask(self) -> None:
         """``ena_unmask_interrupt``: moderation values + unmask bit."""
@@ -91,21 +98,53 @@ class QueueNapi:
         self.unmask_writes += 1
         self.tx.stats.unmask_interrupt += 1
 
-    def poll_once(self) -> tuple[bool, int | None]:
-        """One ``ena_io_poll`` → (completed, reset reason or None)."""
-        tx_work, reason = self.tx.clean(self.tx_budget)
-        if reason is not None:
-            return True, reason
-        n, nbytes, reason = self.rx.clean(self.rx_budget, self.received)
-        if reason is not None:
-            return True, reason
-        self.mod.on_rx_clean(n, nbytes)
-        self.napi_rx_pkts += n
-        if tx_work < self.tx_budget and n < self.rx_budget:
+    def poll_rounds(self, max_rounds: int) -> tuple[bool, int | None]:
+        """Up to ``max_rounds`` ``ena_io_poll`` passes in one kernel call (Tx clean, Rx clean
+        into the queue's store, refill) → (NAPI completed, reset reason or None). The
+        moderation policy sees every pass; completion runs it and writes the unmask."""
+        tx, rx = self.tx, self.rx
+        resume = -1
+        while True:
+            rounds, done, kind, err, ndb = DK.napi_poll(
+                max_rounds, self.tx_budget, self.rx_budget,
+                tx.cq_ring, tx.depth, tx._done, tx.check_mbz, tx.free_ids, tx.in_use,
+                tx.entries, tx.sent_at, tx.state, tx.kcount,
+                rx.cq_ring, rx.sq_ring, rx.depth, rx.max_sgl, rx._ids, rx._lens, rx._nd,
+                rx._status, rx._hash, rx._offset, rx.free_ids, rx.in_use, rx._take, rx.state,
+                rx.buf, rx.buf_addr, PAGE_SIZE, rx.headroom, rx.buf_len, rx.refill_threshold,
+                rx.copybreak.value, rx.era2016, *rx.store.arrays, rx.store.fill, rx.kcount,
+                self._rpk, self._rby, self._rdb, resume)
+            tx.fold_counters()
+            rx.fold_counters()
+            if ndb:
+                rx.write_doorbells(self._rdb[:ndb])
+            if rounds:
+                pk = self._rpk[:rounds]
+                if self.mod.mode == "adaptive2016":
+                    for n, b in zip(pk.tolist(), self._rby[:rounds].tolist(), strict=True):
+                        self.mod.on_rx_clean(n, b)
+                self.napi_rx_pkts += int(pk.sum())
+            if kind == DK.NAPI_RX_ERR and err == DK.ERR_STORE_FULL:
+                rx.store.grow()
+                resume = int(self._rpk[rounds])
+                max_rounds -= rounds
+                continue
+            break
+        if kind == DK.NAPI_TX_ERR:
+            if err == D.ERR_MALFORMED:
+                return True, int(ResetReason.TX_DESCRIPTOR_MALFORMED)
+            return True, int(ResetReason.INV_TX_REQ_ID)
+        if kind == DK.NAPI_RX_ERR:
+            return True, reset_reason(int(err))
+        if done:
             self.tx.stats.napi_comp += 1
             self.unmask()
             return True, None
         return False, None
+
+    def poll_once(self) -> tuple[bool, int | None]:
+        """One ``ena_io_poll`` → (completed, reset reason or None)."""
+        return self.poll_rounds(1)
 
     def service(self, fired: int) -> int | None:
         """Run NAPI if the vector fired or a previous poll did not complete."""
@@ -114,12 +153,7 @@ class QueueNapi:
             self.scheduled = True
         if not self.scheduled:
             return None
-        for _ in range(MAX_POLL_ROUNDS):
-            done, reason = self.poll_once()
-            if reason is not None:
-                self.scheduled = False
-                return reason
-            if done:
-                self.scheduled = False
-                return None
-        return None
+        done, reason = self.poll_rounds(MAX_POLL_ROUNDS)
+        if reason is not None or done:
+            self.scheduled = False
+        return reason

@@ -1,0 +1,408 @@
+"""Driver-side datapath bursts: Tx xmit, Tx completion, Rx clean + copybreak + refill, NAPI.
+
+What ``ena_start_xmit`` / ``ena_clean_tx_irq`` / ``ena_clean_rx_irq`` / ``ena_refill_rx_bufs``
+and ``ena_io_poll`` of today's Linux driver (v2.17.0, INTERFACE.md §5, §6, §7.1, §7.2) do per
+packet, done here per *burst* so that Python runs once per burst (ARCHITECTURE.md: no Python
+object per packet on the data path). The per-packet rules are the ones of
+:mod:`enatool.driver.eth_tx` / :mod:`enatool.driver.eth_rx`; the ring, descriptor and LLQ
+encoders are the tested kernels of :mod:`numba_kernels.rings`, ``descriptors`` and ``llq``.
+
+Ring state lives in small int64 arrays (``TS_*`` for a Tx ring, ``RS_*`` for an Rx ring) and
+counters in int64 arrays (``TXK_*``, ``RXK_*``) so the kernels can update them in place.
+Register writes are not done here (kernels do no I/O): doorbell values are returned in
+arrays and the caller writes them, in order, after the burst.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numba_kernels.descriptors import (
+    ERR_BAD_REQ_ID,
+    ERR_MALFORMED,
+    ERR_TOO_MANY_DESCS,
+    RXC_IPV4_FRAG,
+    RXC_L3_CSUM_ERR,
+    RXC_L3_PROTO_MASK,
+    RXC_L4_CSUM_CHECKED,
+    RXC_L4_CSUM_ERR,
+    RXC_L4_PROTO_MASK,
+    RXC_L4_PROTO_SHIFT,
+    rx_post_batch,
+    tx_meta_words,
+    tx_write_packet,
+)
+from numba_kernels.jit import njit
+from numba_kernels.llq import llq_lines_for, llq_write_packet
+from numba_kernels.rings import cq_poll_rx, cq_poll_tx, reqid_put, reqid_take
+
+# Tx ring state (int64[TS_LEN])
+TS_NTU = 0  # free_ids consumer (req_id take)
+TS_NTC = 1  # free_ids producer (req_id put)
+TS_TAIL = 2  # SQ tail: descriptors (host) or lines (LLQ)
+TS_NTCOMP = 3  # next_to_comp (same unit as the tail)
+TS_CQ_HEAD = 4
+TS_ESD = 5  # entries written since the last doorbell
+TS_PENDING = 6  # 1 = a doorbell is owed
+TS_LEN = 7
+
+# Tx counters (int64[TXK_LEN])
+TXK_CNT = 0
+TXK_BYTES = 1
+TXK_QUEUE_STOP = 2
+TXK_PREPARE_CTX_ERR = 3
+TXK_BAD_REQ_ID = 4
+TXK_META_DESCS = 5
+TXK_COMPLETED = 6
+TXK_TX_POLL = 7
+TXK_LEN = 8
+
+# Rx ring state (int64[RS_LEN])
+RS_NTU = 0
+RS_NTC = 1
+RS_TAIL = 2
+RS_NTCOMP = 3
+RS_CQ_HEAD = 4
+RS_LEN = 5
+
+# Rx counters (int64[RXK_LEN])
+RXK_CNT = 0
+RXK_BYTES = 1
+RXK_COPYBREAK = 2
+RXK_CSUM_GOOD = 3
+RXK_CSUM_BAD = 4
+RXK_CSUM_UNCHECKED = 5
+RXK_REFIL_PARTIAL = 6
+RXK_BAD_DESC_NUM = 7
+RXK_BAD_REQ_ID = 8
+RXK_DESC_MALFORMED = 9
+RXK_REFILLS = 10
+RXK_DOORBELLS = 11
+RXK_LEN = 12
+
+# Rx store fill state (int64[2]): packets, bytes
+ST_N = 0
+ST_POS = 1
+
+# per-packet checksum verdict codes (the packed form of eth_rx.checksum_verdict)
+CSUM_NONE = 0
+CSUM_GOOD = 1
+CSUM_BAD = 2
+
+# Rx packet flags
+RXF_COPIED = 1
+
+ERR_STORE_FULL = -30  # the Rx store cannot take the next batch: grow it, call again
+
+# napi_poll result kinds
+NAPI_TX_ERR = 1
+NAPI_RX_ERR = 2
+
+L3_IPV4 = 8
+L4_TCP = 12
+L4_UDP = 13
+
+
+# ---- Tx ---------------------------------------------------------------------------------------
+@njit
+def tx_xmit_burst(frames, offs, lens, n, slots, slot_size, buf_addr, free_ids, in_use, depth,
+                  state, llq, sq_ring, max_header_size, bounce, line, nbh, push_max, burst_limit,
+                  meta_every, entries, nbytes, sent_at, timed_out, now, db_tails, counters):
+    """Queue single-buffer frames ``frames[offs[i]:offs[i]+lens[i]]`` (no offloads) (§5.3, §6).
+
+    Per frame, like ``TxRing.xmit``: length 0 or over ``slot_size`` → dropped and counted
+    (``prepare_ctx_err``); no free req_id or fewer free entries than meta + one buffer need →
+    ``queue_stop`` and stop; req_id taken from the free ring (a corrupt ring → ``bad_req_id``,
+    stop); frame copied into its DMA slot; a meta descriptor only when ``meta_every``
+    (DISABLE_META_CACHING: all-zero context on every packet). LLQ (``llq``): the first
+    ``min(len, push_max)`` bytes are pushed inline into the line(s) written to ``bounce``,
+    the descriptor covers the rest (a zero-length one for a header-only frame); a doorbell is
+    due before ``burst_limit`` lines would be passed (its tail goes to ``db_tails``). Host
+    mode: descriptors straight into ``sq_ring``, header_length = min(len, max_header_size).
+
+    Returns ``(frames consumed, doorbells in db_tails)``; the final doorbell of the burst is
+    included when anything was queued (``state[TS_PENDING]`` is left 0).
+    """
+    mask = depth - 1
+    ndb = 0
+    consumed = 0
+    addrs = np.zeros(1, np.int64)
+    blens = np.zeros(1, np.int64)
+    scratch = np.zeros((4, 4), np.uint32)
+    mw0, mw2 = tx_meta_words(0, 0, 0, 0, True)
+    rid_out = np.zeros(1, np.int64)
+    for i in range(n):
+        length = np.int64(lens[i])
+        if length <= 0 or length > slot_size:
+            counters[TXK_PREPARE_CTX_ERR] += 1
+            consumed += 1
+            continue
+        if ((state[TS_NTU] - state[TS_NTC]) & 0xFFFF) >= depth:  # every req_id in use
+            counters[TXK_QUEUE_STOP] += 1
+            break
+        tail = state[TS_TAIL]
+        free = depth - 1 - ((tail - state[TS_NTCOMP]) & 0xFFFF)
+        need = np.int64(2) if not llq else llq_lines_for(2, nbh, line)
+        if free < need:
+            counters[TXK_QUEUE_STOP] += 1
+            break
+        ntu = state[TS_NTU]
+        r = reqid_take(free_ids, in_use, ntu, depth, 1, rid_out)
+        if r < 0:
+            counters[TXK_BAD_REQ_ID] += 1
+            break
+        rid = rid_out[0]
+        state[TS_NTU] = (ntu + 1) & 0xFFFF
+        base = rid * slot_size
+        src = np.int64(offs[i])
+        for b in range(length):
+            slots[base + b] = frames[src + b]
+        with_meta = meta_every
+        if llq:
+            push = min(length, push_max)
+            addrs[0] = buf_addr + base + push
+            blens[0] = length - push
+            nd = 2 if with_meta else 1
+            tx_write_packet(scratch, 0, 4, rid, True, 0, push, addrs, blens, 0, 1, with_meta,
+                            mw0, mw2)
+            lines = llq_lines_for(nd, nbh, line)
+            if burst_limit > 0 and state[TS_PENDING] and state[TS_ESD] + lines > burst_limit:
+                db_tails[ndb] = tail
+                ndb += 1
+                state[TS_ESD] = 0
+                state[TS_PENDING] = 0
+            t = llq_write_packet(bounce, tail, depth, line, nbh, scratch, 0, nd, slots, base,
+                                 push)
+            used = lines
+        else:
+            addrs[0] = buf_addr + base
+            blens[0] = length
+            hdr = min(length, max_header_size, 255)
+            t = tx_write_packet(sq_ring, tail, depth, rid, True, 0, hdr, addrs, blens, 0, 1,
+                                with_meta, mw0, mw2)
+            used = (t - tail) & 0xFFFF
+        state[TS_TAIL] = t
+        state[TS_ESD] += used
+        state[TS_PENDING] = 1
+        entries[rid] = used
+        nbytes[rid] = length
+        sent_at[rid] = now
+        timed_out[rid] = 0
+        counters[TXK_CNT] += 1
+        counters[TXK_BYTES] += length
+        if with_meta:
+            counters[TXK_META_DESCS] += 1
+        consumed += 1
+    if state[TS_PENDING]:
+        db_tails[ndb] = state[TS_TAIL]
+        ndb += 1
+        state[TS_ESD] = 0
+        state[TS_PENDING] = 0
+    _ = mask
+    return consumed, ndb
+
+
+@njit
+def tx_clean_burst(cq_ring, depth, budget, done, check_mbz, free_ids, in_use, entries, sent_at,
+                   state, counters):
+    """``ena_clean_tx_irq``: up to ``budget`` Tx completions (any order) → count, or
+    ERR_MALFORMED (MBZ flags, reason 17) / ERR_BAD_REQ_ID (reason 5; nothing consumed)."""
+    counters[TXK_TX_POLL] += 1
+    n = cq_poll_tx(cq_ring, state[TS_CQ_HEAD], depth, budget, done, check_mbz)
+    if n == ERR_MALFORMED:
+        return ERR_MALFORMED
+    if n <= 0:
+        return 0
+    r = reqid_put(free_ids, in_use, state[TS_NTC], depth, done, n)
+    if r < 0:
+        counters[TXK_BAD_REQ_ID] += 1
+        return ERR_BAD_REQ_ID
+    state[TS_NTC] = r
+    used = np.int64(0)
+    for k in range(n):
+        rid = done[k]
+        used += entries[rid]
+        sent_at[rid] = 0.0
+    state[TS_NTCOMP] = (state[TS_NTCOMP] + used) & 0xFFFF
+    state[TS_CQ_HEAD] = (state[TS_CQ_HEAD] + n) & 0xFFFF
+    counters[TXK_COMPLETED] += n
+    return n
+
+
+# ---- Rx ---------------------------------------------------------------------------------------
+@njit
+def csum_verdict_code(status):
+    """``ena_rx_checksum`` (§5.7) as a code: CSUM_GOOD / CSUM_BAD / CSUM_NONE; returns
+    ``(code, unchecked)`` where unchecked marks TCP/UDP the device did not check."""
+    l3 = status & RXC_L3_PROTO_MASK
+    l4 = (status & RXC_L4_PROTO_MASK) >> RXC_L4_PROTO_SHIFT
+    if status & RXC_IPV4_FRAG:
+        return CSUM_NONE, False
+    if l3 == L3_IPV4 and (status & RXC_L3_CSUM_ERR):
+        return CSUM_BAD, False
+    if l4 in (L4_TCP, L4_UDP):
+        if status & RXC_L4_CSUM_ERR:
+            return CSUM_BAD, False
+        if status & RXC_L4_CSUM_CHECKED:
+            return CSUM_GOOD, False
+        return CSUM_NONE, True
+    return CSUM_NONE, False
+
+
+@njit
+def rx_refill(sq_ring, depth, state, free_ids, in_use, take, buf_addr, page_size, headroom,
+              buf_len, n, counters):
+    """``ena_refill_rx_bufs``: post ``n`` buffers (page of req_id + headroom) → posted count
+    (0 on a corrupt free ring: ``refil_partial``). The caller writes the doorbell."""
+    if n <= 0:
+        return 0
+    r = reqid_take(free_ids, in_use, state[RS_NTU], depth, n, take)
+    if r < 0:
+        counters[RXK_REFIL_PARTIAL] += 1
+        return 0
+    state[RS_NTU] = r
+    ids = take[:n]
+    addrs = buf_addr + ids * page_size + headroom
+    lens = np.full(n, buf_len, np.int64)
+    state[RS_TAIL] = rx_post_batch(sq_ring, state[RS_TAIL], depth, addrs, lens, ids)
+    counters[RXK_REFILLS] += 1
+    counters[RXK_DOORBELLS] += 1
+    return n
+
+
+@njit
+def rx_clean_burst(cq_ring, depth, budget, max_sgl, ids, lens, nd, status, hashes, offsets,
+                   free_ids, in_use, state, pages, page_size, headroom, copybreak, era2016,
+                   store_buf, store_off, store_len, store_hash, store_status, store_csum,
+                   store_nd, store_flags, store_fill, counters):
+    """``ena_clean_rx_irq`` without the refill: up to ``budget`` packets appended to the store.
+
+    Each packet's buffers (req_id pages + headroom, + offset in the first) are copied into
+    ``store_buf`` (the "skb"); copybreak (today: one descriptor and length ≤ value; 2016:
+    first-buffer length ≤ value) only changes the counter and the moderation byte count
+    (first buffer), like Linux where the Rx buffer is re-posted either way here.
+
+    Returns ``(packets, moderation bytes, err)``: err 0, ERR_BAD_REQ_ID (reason 4),
+    ERR_TOO_MANY_DESCS (6), ERR_MALFORMED (16), or ERR_STORE_FULL (nothing consumed).
+    """
+    npk, ncd = cq_poll_rx(cq_ring, state[RS_CQ_HEAD], depth, budget, max_sgl, ids, lens, nd,
+                          status, hashes, offsets)
+    if npk < 0:
+        if npk == ERR_BAD_REQ_ID:
+            counters[RXK_BAD_REQ_ID] += 1
+        elif npk == ERR_TOO_MANY_DESCS:
+            counters[RXK_BAD_DESC_NUM] += 1
+        else:
+            counters[RXK_DESC_MALFORMED] += 1
+        return 0, 0, npk
+    if npk == 0:
+        return 0, 0, 0
+    total_bytes = np.int64(0)
+    for k in range(ncd):
+        total_bytes += lens[k]
+    sn = store_fill[ST_N]
+    pos = store_fill[ST_POS]
+    if sn + npk > store_off.shape[0] or pos + total_bytes > store_buf.shape[0]:
+        return 0, 0, ERR_STORE_FULL
+    r = reqid_put(free_ids, in_use, state[RS_NTC], depth, ids, ncd)
+    if r < 0:
+        counters[RXK_BAD_REQ_ID] += 1
+        return 0, 0, ERR_BAD_REQ_ID
+    state[RS_NTC] = r
+    k = 0
+    mod_bytes = np.int64(0)
+    for p in range(npk):
+        ndp = nd[p]
+        start_pos = pos
+        for j in range(ndp):
+            rid = ids[k + j]
+            s = rid * page_size + headroom
+            if j == 0:
+                s += offsets[p]
+            c = lens[k + j]
+            store_buf[pos:pos + c] = pages[s:s + c]
+            pos += c
+        plen = pos - start_pos
+        first_len = np.int64(lens[k])
+        k += ndp
+        if era2016:
+            copied = first_len <= copybreak
+        else:
+            copied = ndp == 1 and plen <= copybreak
+        st = np.int64(status[p])
+        code, unchecked = csum_verdict_code(st)
+        if copied:
+            counters[RXK_COPYBREAK] += 1
+        if code == CSUM_GOOD:
+            counters[RXK_CSUM_GOOD] += 1
+        elif code == CSUM_BAD:
+            counters[RXK_CSUM_BAD] += 1
+        elif unchecked:
+            counters[RXK_CSUM_UNCHECKED] += 1
+        store_off[sn] = start_pos
+        store_len[sn] = plen
+        store_hash[sn] = np.int64(hashes[p]) & 0xFFFFFFFF
+        store_status[sn] = st
+        store_csum[sn] = code
+        store_nd[sn] = ndp
+        store_flags[sn] = RXF_COPIED if copied else 0
+        sn += 1
+        mod_bytes += first_len if copied else plen
+        counters[RXK_BYTES] += plen
+    counters[RXK_CNT] += npk
+    store_fill[ST_N] = sn
+    store_fill[ST_POS] = pos
+    state[RS_CQ_HEAD] = (state[RS_CQ_HEAD] + ncd) & 0xFFFF
+    state[RS_NTCOMP] = (state[RS_NTCOMP] + ncd) & 0xFFFF
+    return npk, mod_bytes, 0
+
+
+@njit
+def napi_poll(max_rounds, tx_budget, rx_budget,
+              tx_cq, tx_depth, tx_done, check_mbz, tx_free_ids, tx_in_use, tx_entries,
+              tx_sent_at, tx_state, tx_counters,
+              rx_cq, rx_sq, rx_depth, max_sgl, ids, lens, nd, status, hashes, offsets,
+              rx_free_ids, rx_in_use, rx_take, rx_state, pages, buf_addr, page_size, headroom,
+              buf_len, refill_threshold, copybreak, era2016,
+              store_buf, store_off, store_len, store_hash, store_status, store_csum, store_nd,
+              store_flags, store_fill, rx_counters, round_pkts, round_bytes, rx_db,
+              resume_tx_work):
+    """``ena_io_poll`` repeated until NAPI completes (both rings under budget) or
+    ``max_rounds``: per round Tx clean (``tx_budget``), Rx clean (``rx_budget``) and the
+    refill when more than ``refill_threshold`` entries are free (doorbell tails → ``rx_db``).
+
+    Per round ``round_pkts``/``round_bytes`` (Rx packets, moderation bytes) for the adaptive
+    moderation policy. Returns ``(rounds, completed, err_kind, err, n_rx_db)``: err_kind
+    NAPI_TX_ERR / NAPI_RX_ERR with the kernel error code; ERR_STORE_FULL (Rx) means "grow
+    the store and call again" with nothing of that round's Rx consumed; pass that round's Tx
+    work as ``resume_tx_work`` then (≥ 0: the first round skips its Tx clean), else -1.
+    """
+    ndb = 0
+    for rnd in range(max_rounds):
+        if rnd == 0 and resume_tx_work >= 0:
+            tx_work = resume_tx_work
+        else:
+            tx_work = tx_clean_burst(tx_cq, tx_depth, tx_budget, tx_done, check_mbz, tx_free_ids,
+                                 tx_in_use, tx_entries, tx_sent_at, tx_state, tx_counters)
+        if tx_work < 0:
+            return rnd, False, NAPI_TX_ERR, tx_work, ndb
+        npk, mbytes, err = rx_clean_burst(
+            rx_cq, rx_depth, rx_budget, max_sgl, ids, lens, nd, status, hashes, offsets,
+            rx_free_ids, rx_in_use, rx_state, pages, page_size, headroom, copybreak, era2016,
+            store_buf, store_off, store_len, store_hash, store_status, store_csum, store_nd,
+            store_flags, store_fill, rx_counters)
+        if err != 0:
+            round_pkts[rnd] = tx_work  # ERR_STORE_FULL: the caller resumes with it
+            return rnd, False, NAPI_RX_ERR, err, ndb
+        if npk > 0:
+            free = rx_depth - 1 - ((rx_state[RS_TAIL] - rx_state[RS_NTCOMP]) & 0xFFFF)
+            if free > refill_threshold and rx_refill(
+                    rx_sq, rx_depth, rx_state, rx_free_ids, rx_in_use, rx_take, buf_addr,
+                    page_size, headroom, buf_len, free, rx_counters) > 0:
+                rx_db[ndb] = rx_state[RS_TAIL]
+                ndb += 1
+        round_pkts[rnd] = npk
+        round_bytes[rnd] = mbytes
+        if tx_work < tx_budget and npk < rx_budget:
+            return rnd + 1, True, 0, 0, ndb
+    return max_rounds, False, 0, 0, ndb
