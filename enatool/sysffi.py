@@ -328,3 +328,50 @@ def errno_advice(err: int | OSError) -> str:
     """A one-line fix for an errno (or an OSError carrying one)."""
     code = err.errno if isinstance(err, OSError) else err
     return _ADVICE.get(code or 0, f"unexpected {errno.errorcode.get(code or 0, code)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# BPF links (additive: used by the afxdp backend to attach XDP programs that the kernel
+# detaches by itself when the last fd of the link closes, i.e. when the process dies)
+
+
+def bpf_link_create_xdp(prog_fd: int, ifindex: int, flags: int = 0) -> int:
+    """BPF_LINK_CREATE with attach type BPF_XDP; ``ifindex`` is resolved in the calling
+    thread's network namespace. Returns the link fd (closing it detaches)."""
+    attr = bpf_attr_link_create(prog_fd=prog_fd, target_ifindex=ifindex, attach_type=BPF_XDP,
+                                flags=flags)
+    return bpf(BPF_LINK_CREATE, attr)
+
+
+# ---------------------------------------------------------------------------------------------
+# libc entry points handed to numba kernels as ctypes function pointers (kernels cannot
+# capture them as globals: the on-disk cache freezes globals)
+
+
+def _libc_fn(name: str, restype, *argtypes):
+    fn = getattr(ctypes.CDLL(None, use_errno=True), name)
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+    return fn
+
+
+def libc_sendto():
+    """``ssize_t sendto(int, const void *, size_t, int, const void *, socklen_t)``."""
+    return _libc_fn("sendto", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t,
+                    ctypes.c_int, ctypes.c_void_p, ctypes.c_uint32)
+
+
+def libc_recvfrom():
+    """``ssize_t recvfrom(int, void *, size_t, int, void *, void *)``."""
+    return _libc_fn("recvfrom", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p,
+                    ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def libc_poll():
+    """``int poll(struct pollfd *, nfds_t, int)``."""
+    return _libc_fn("poll", ctypes.c_int, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int)
+
+
+def libc_clock_gettime():
+    """``int clock_gettime(clockid_t, struct timespec *)``."""
+    return _libc_fn("clock_gettime", ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
