@@ -24,6 +24,13 @@ from numba_kernels.descriptors import (
     ERR_HEADER_TOO_LONG,
     ERR_MALFORMED,
     ERR_TOO_MANY_DESCS,
+    RXC_L3_CSUM_ERR,
+    RXC_L4_CSUM_CHECKED,
+    RXC_L4_CSUM_ERR,
+    RXC_L4_PROTO_MASK,
+    RXC_L4_PROTO_SHIFT,
+    RXC_VLAN_CNT_MASK,
+    RXC_VLAN_CNT_SHIFT,
     TX_L3_CSUM_EN,
     TX_L4_CSUM_EN,
     TX_L4_CSUM_PARTIAL,
@@ -429,13 +436,18 @@ def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_
     Per frame: Rx cdesc parse bits (:func:`numba_kernels.packet.rx_status_from_parse`),
     the RSS hash (Toeplitz over the effective key via ``toeplitz_tables``, or CRC32C with
     the register preloaded with ``init_value``), optionally 16-bit replicated, and the Rx SQ
-    ``table[hash mod table_size]``.
+    ``table[hash mod table_size]``. Common IPv4 TCP/UDP frames take the fused single-pass
+    :func:`rx_classify_fast`; everything else the general parse.
     """
     tmp = np.zeros(40, np.uint8)
     inp = np.zeros(40, np.uint8)
     for f in range(n):
         s = np.int64(offs[f])
         ln = np.int64(lens[f])
+        if rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort_l3,
+                            sort_l4, replicate16, table, table_size, out_status, out_hash,
+                            out_queue, f):
+            continue
         parse_frame(buf, s, ln, rec)
         verify_checksums(buf, s, rec)
         out_status[f] = rx_status_from_parse(rec)
@@ -454,6 +466,134 @@ def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_
             h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
         out_hash[f] = h
         out_queue[f] = table[h % table_size]
+
+
+@njit
+def _sum_be16(buf, i, end, acc):
+    """Ones'-complement accumulate (unfolded) of big-endian words of buf[i:end]."""
+    while i + 1 < end:
+        acc += (np.int64(buf[i]) << 8) | np.int64(buf[i + 1])
+        i += 2
+    if i < end:
+        acc += np.int64(buf[i]) << 8
+    return acc
+
+
+@njit
+def _fold16(s):
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+@njit
+def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort_l3, sort_l4,
+                     replicate16, table, table_size, out_status, out_hash, out_queue, f):
+    """Single-pass parse + checksum verify + Toeplitz for the common frame: Ethernet (one
+    optional VLAN tag), IPv4 without fragmentation, TCP or UDP, nothing malformed.
+
+    Returns False (nothing written) for anything else, which then takes the general path
+    (:func:`numba_kernels.packet.parse_frame` + ``verify_checksums`` + :func:`rss_input`);
+    both give the same status word and hash (tests compare them). Every checksum is still
+    verified, like the device does.
+    """
+    if func != RSS_TOEPLITZ or ln < 34:
+        return False
+    et = (np.int64(buf[s + 12]) << 8) | np.int64(buf[s + 13])
+    l3 = np.int64(14)
+    vlan = 0
+    if et == 0x8100 or et == 0x88A8:
+        if ln < 38:
+            return False
+        vlan = 1
+        l3 = 18
+        et = (np.int64(buf[s + 16]) << 8) | np.int64(buf[s + 17])
+    if et != 0x0800:
+        return False
+    p = s + l3
+    vihl = np.int64(buf[p])
+    ihl = (vihl & 0xF) * 4
+    if (vihl >> 4) != 4 or ihl < 20:
+        return False
+    tot = (np.int64(buf[p + 2]) << 8) | np.int64(buf[p + 3])
+    if tot < ihl or l3 + ihl > ln or l3 + tot > ln:
+        return False
+    if ((np.int64(buf[p + 6]) << 8) | np.int64(buf[p + 7])) & 0x3FFF:
+        return False  # fragment (MF or offset)
+    proto = np.int64(buf[p + 9])
+    l4 = p + ihl
+    ip_end = p + tot
+    if proto == 6:
+        if l4 + 20 > ip_end:
+            return False
+        hl = (np.int64(buf[l4 + 12]) >> 4) * 4
+        if hl < 20 or l4 + hl > ip_end:
+            return False
+        l4p = L4_TCP
+        flow = FLOW_TCP4
+    elif proto == 17:
+        if l4 + 8 > ip_end:
+            return False
+        l4p = L4_UDP
+        flow = FLOW_UDP4
+    else:
+        return False
+    l3_ok = _fold16(_sum_be16(buf, p, l4, np.int64(0))) == 0xFFFF
+    checked = True
+    l4_ok = True
+    if l4p == L4_UDP and buf[l4 + 6] == 0 and buf[l4 + 7] == 0:
+        checked = False  # IPv4 UDP without checksum
+    else:
+        acc = _sum_be16(buf, p + 12, p + 20, proto + (ip_end - l4))  # pseudo-header
+        l4_ok = _fold16(_sum_be16(buf, l4, ip_end, acc)) == 0xFFFF
+    st = L3_IPV4 | ((vlan << RXC_VLAN_CNT_SHIFT) & RXC_VLAN_CNT_MASK)
+    st |= (l4p << RXC_L4_PROTO_SHIFT) & RXC_L4_PROTO_MASK
+    if not l3_ok:
+        st |= RXC_L3_CSUM_ERR
+    if checked:
+        st |= RXC_L4_CSUM_CHECKED
+        if not l4_ok:
+            st |= RXC_L4_CSUM_ERR
+    out_status[f] = st
+    # RSS over the selected fields (table row = input byte position)
+    fl = np.int64(fields[flow])
+    sa = ((np.int64(buf[p + 12]) << 24) | (np.int64(buf[p + 13]) << 16)
+          | (np.int64(buf[p + 14]) << 8) | np.int64(buf[p + 15]))
+    da = ((np.int64(buf[p + 16]) << 24) | (np.int64(buf[p + 17]) << 16)
+          | (np.int64(buf[p + 18]) << 8) | np.int64(buf[p + 19]))
+    sp = (np.int64(buf[l4]) << 8) | np.int64(buf[l4 + 1])
+    dp = (np.int64(buf[l4 + 2]) << 8) | np.int64(buf[l4 + 3])
+    if sort_l3 and da < sa:
+        sa, da = da, sa
+    if sort_l4 and dp < sp:
+        sp, dp = dp, sp
+    h = np.int64(init_value)
+    k = 0
+    if fl & F_L3_SA:
+        h ^= np.int64(toeplitz_tables[k, (sa >> 24) & 0xFF])
+        h ^= np.int64(toeplitz_tables[k + 1, (sa >> 16) & 0xFF])
+        h ^= np.int64(toeplitz_tables[k + 2, (sa >> 8) & 0xFF])
+        h ^= np.int64(toeplitz_tables[k + 3, sa & 0xFF])
+        k += 4
+    if fl & F_L3_DA:
+        h ^= np.int64(toeplitz_tables[k, (da >> 24) & 0xFF])
+        h ^= np.int64(toeplitz_tables[k + 1, (da >> 16) & 0xFF])
+        h ^= np.int64(toeplitz_tables[k + 2, (da >> 8) & 0xFF])
+        h ^= np.int64(toeplitz_tables[k + 3, da & 0xFF])
+        k += 4
+    if fl & F_L4_SP:
+        h ^= np.int64(toeplitz_tables[k, sp >> 8])
+        h ^= np.int64(toeplitz_tables[k + 1, sp & 0xFF])
+        k += 2
+    if fl & F_L4_DP:
+        h ^= np.int64(toeplitz_tables[k, dp >> 8])
+        h ^= np.int64(toeplitz_tables[k + 1, dp & 0xFF])
+    h &= 0xFFFFFFFF
+    if replicate16:
+        h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
+    out_hash[f] = h
+    out_queue[f] = table[h % table_size]
+    return True
 
 
 @njit

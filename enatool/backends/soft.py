@@ -13,9 +13,23 @@ If the device in this tree has no ``wire`` port yet, a clearly marked temporary 
 
 from __future__ import annotations
 
+import numpy as np
+
 from enatool.backends.base import Backend
 from enatool.backends.soft_port import SoftDevicePort
 from enatool.errors import UsageError
+
+
+class _BurstPort(SoftDevicePort):
+    """The soft port plus ``write32_seq``: a run of posted writes to one BAR0 register (the
+    Tx doorbells an LLQ burst limit forces inside one burst), delivered in order through
+    BAR0 like PCIe posted writes, after which the device runs once."""
+
+    def write32_seq(self, offset: int, values: np.ndarray) -> None:
+        bar0 = self.dev.bar0
+        for v in values.tolist():
+            bar0.write32(offset, v & 0xFFFFFFFF)
+        self.dev.process()
 
 
 class _TemporaryPump:
@@ -74,7 +88,7 @@ class SoftBackend(Backend):
             for i in range(2):
                 dev = SoftEnaDevice(num_queues=max(queues, 1), llq=llq,
                                     seed=None if seed is None else seed + i, **device_options)
-                drv = EnaDriver(SoftDevicePort(dev), era=era, num_io_queues=queues,
+                drv = EnaDriver(_BurstPort(dev), era=era, num_io_queues=queues,
                                 large_llq=large_llq, mtu=mtu, tx_ring_size=tx_ring_size,
                                 rx_ring_size=rx_ring_size)
                 self.devices.append(dev)
@@ -105,6 +119,24 @@ class SoftBackend(Backend):
 
     def rx_burst(self, queue: int, max_n: int | None = None, *, end: int = 0) -> list[bytes]:
         return self._drv(end).rx_burst(queue, max_n)
+
+    def tx_burst_packed(self, queue: int, buf: np.ndarray, offs: np.ndarray, lens: np.ndarray,
+                        *, end: int = 0) -> int:
+        """Array burst: frames ``buf[offs[i]:offs[i]+lens[i]]`` (uint8 / int64 / int64), one
+        kernel call in the driver; returns frames taken."""
+        n = self._drv(end).tx_burst_packed(queue, buf, offs, lens)
+        if self._pump is not None:
+            self._pump.move()
+        return n
+
+    def rx_burst_packed(self, queue: int, max_n: int | None = None, *, end: int = 0):
+        """Array form of :meth:`rx_burst`: an ``RxBatch`` (buf, offs, lens, rss_hash, status,
+        csum, ndescs, flags), valid until the second-next call for this queue."""
+        return self._drv(end).rx_burst_packed(queue, max_n)
+
+    def busy_poll(self, queue: int, *, end: int = 0) -> int:
+        """Run NAPI on ``queue`` of ``end`` now, without waiting for its interrupt."""
+        return self._drv(end).busy_poll(queue)
 
     def rx_packets(self, queue: int, max_n: int | None = None, *, end: int = 0):
         """Like :meth:`rx_burst` with the driver's per-packet verdicts (hash, checksum)."""

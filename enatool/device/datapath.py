@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .io_queues import IoCq, IoSq
 
 MAX_KEPT_ERRORS = 20
+_TX = SqDirection.TX
 
 
 class Datapath:
@@ -37,10 +38,11 @@ class Datapath:
 
     # --- hooks from the management plane ---------------------------------------------------
     def on_register_write(self, obj: object, method: str, value: int) -> None:
-        if method == "write_unmask":
+        if method == "ring_doorbell":
+            if obj.direction == _TX:  # type: ignore[attr-defined]
+                self.tx.doorbell(obj)  # type: ignore[arg-type]
+        elif method == "write_unmask":
             self.irq.unmask_write(obj, value)  # type: ignore[arg-type]
-        elif method == "ring_doorbell" and obj.direction == SqDirection.TX:  # type: ignore
-            self.tx.doorbell(obj)  # type: ignore[arg-type]
 
     def on_cq_created(self, cq: IoCq) -> None:
         self.irq.cq_created(cq)

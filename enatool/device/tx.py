@@ -73,6 +73,7 @@ class TxQueueState:
                                                                     np.int64))
     broken: bool = False
     last_doorbell_tail: int = 0
+    burst_limit: int = -1  # LIMIT_TX_BURST lines per doorbell (0 = none; -1 = not computed)
     counters: TxQueueCounters = field(default_factory=TxQueueCounters)
 
 
@@ -242,17 +243,28 @@ class TxEngine:
 
     def doorbell(self, sq: IoSq) -> None:
         """A Tx SQ doorbell write; LIMIT_TX_BURST: lines written since the last one (§6)."""
-        st = self.state(sq)
-        advanced = (sq.tail - st.last_doorbell_tail) & 0xFFFF
-        st.last_doorbell_tail = sq.tail
+        st = self.queues.get(sq.idx)
+        if st is None or st.sq is not sq:
+            st = self.state(sq)
+        tail = sq.tail
+        advanced = (tail - st.last_doorbell_tail) & 0xFFFF
+        st.last_doorbell_tail = tail
         st.counters.doorbells += 1
+        limit = st.burst_limit
+        if limit < 0:
+            limit = st.burst_limit = self._burst_limit(sq)
+        if limit and advanced > limit:
+            st.counters.llq_burst_violations += 1
+
+    @staticmethod
+    def _burst_limit(sq: IoSq) -> int:
+        """Lines allowed between doorbells (0 = no limit), fixed when the SQ is created."""
         cfg = sq.llq_config
         if sq.placement != PlacementPolicy.DEV or not cfg:
-            return
-        if cfg.get("accel_flags", 0) & LlqAccelFlags.LIMIT_TX_BURST:
-            limit = cfg.get("max_tx_burst_size", 0) // max(sq.llq_line_size, 1)
-            if limit and advanced > limit:
-                st.counters.llq_burst_violations += 1
+            return 0
+        if int(cfg.get("accel_flags", 0)) & int(LlqAccelFlags.LIMIT_TX_BURST):
+            return cfg.get("max_tx_burst_size", 0) // max(sq.llq_line_size, 1)
+        return 0
 
     def _grow(self) -> None:
         """Double the output buffers, keeping what the interrupted call already wrote."""
