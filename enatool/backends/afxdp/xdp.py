@@ -224,8 +224,9 @@ class XdpAttach:
             _netlink_set(self.ifname, self.netns, -1, flags)
         except Exception as e:
             raise InterfaceError(
-                f"cannot detach XDP program id {prog_id} from {self.ifname}: {e}",
-                hint="it is held by a BPF link of another process; stop that process") from None
+                f"cannot detach XDP program id {prog_id} from {self.ifname} ({e}): a BPF link "
+                "of another process holds it", hint="stop the process that owns the link "
+                "(`bpftool link show` names it)") from None
         if xdp_state(self.ifname, self.netns)[1]:
             raise InterfaceError(f"XDP program id {prog_id} is still attached to {self.ifname}",
                                  hint="stop the process that owns it")
