@@ -103,6 +103,44 @@ RXN_CDESCS = 5
 RXN_LEN = 6
 
 
+# ---- helpers ----------------------------------------------------------------------------------
+@njit
+def copy_bytes(dst, doff, src, soff, n):
+    """``dst[doff:doff+n] = src[soff:soff+n]`` through views indexed from 0, which LLVM turns
+    into a vector copy (a slice assignment checks aliasing and may allocate; an offset index
+    loop keeps a wraparound check per byte): ~40x faster on 1500 B."""
+    d = dst[doff:doff + n]
+    s = src[soff:soff + n]
+    for i in range(n):
+        d[i] = s[i]
+
+
+@njit
+def sum_be16(buf, start, end, acc):
+    """Unfolded ones'-complement sum of the big-endian 16-bit words of ``buf[start:end]``
+    plus ``acc`` (odd tail padded with a zero byte): high and low bytes summed separately so
+    the loop vectorizes; fold with :func:`fold16`."""
+    n = (end - start) // 2
+    v = buf[start:start + 2 * n]
+    hi = np.int64(0)
+    lo = np.int64(0)
+    for j in range(n):
+        hi += v[2 * j]
+        lo += v[2 * j + 1]
+    acc += (hi << 8) + lo
+    if (end - start) & 1:
+        acc += np.int64(buf[end - 1]) << 8
+    return acc
+
+
+@njit
+def fold16(s):
+    """Fold a wide ones'-complement accumulator to 16 bits."""
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
 # ---- Tx ---------------------------------------------------------------------------------------
 @njit
 def llq_fetch_burst(area, head, tail, depth, line_size, descs_before_header, max_pkts, max_descs,
@@ -228,8 +266,9 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
         length = 0
         if use_headers:
             hl = np.int64(hdr_len[p])
+            hrow = headers[p]
             for b in range(hl):
-                work[b] = headers[p, b]
+                work[b] = hrow[b]
             length = hl
         too_big = False
         for k in range(nd):
@@ -244,7 +283,7 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
             if length + blen > wcap:
                 too_big = True
                 break
-            work[length:length + blen] = arena[off:off + blen]
+            copy_bytes(work, length, arena, off, blen)
             length += blen
         if too_big:
             pkt_status[p] = TXS_DROP_TOO_BIG
@@ -267,7 +306,7 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
                 for s in range(nseg):
                     sl = np.int64(seg_len[s])
                     so = np.int64(seg_off[s])
-                    out_buf[out_pos:out_pos + sl] = seg_buf[so:so + sl]
+                    copy_bytes(out_buf, out_pos, seg_buf, so, sl)
                     wl = _pad(out_buf, out_pos, sl)
                     out_off[n_out] = out_pos
                     out_len[n_out] = wl
@@ -279,7 +318,7 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
         need = max(length, MIN_FRAME)
         if out_pos + need > out_buf.shape[0] or n_out >= out_off.shape[0]:
             return p, out_pos, n_out, ERR_OUT_FULL
-        out_buf[out_pos:out_pos + length] = work[:length]
+        copy_bytes(out_buf, out_pos, work, 0, length)
         l3 = (d1 & TX_L3_CSUM_EN) != 0
         l4 = (d1 & TX_L4_CSUM_EN) != 0
         if l3 or l4:
@@ -469,24 +508,6 @@ def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_
 
 
 @njit
-def _sum_be16(buf, i, end, acc):
-    """Ones'-complement accumulate (unfolded) of big-endian words of buf[i:end]."""
-    while i + 1 < end:
-        acc += (np.int64(buf[i]) << 8) | np.int64(buf[i + 1])
-        i += 2
-    if i < end:
-        acc += np.int64(buf[i]) << 8
-    return acc
-
-
-@njit
-def _fold16(s):
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
-
-
-@njit
 def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort_l3, sort_l4,
                      replicate16, table, table_size, out_status, out_hash, out_queue, f):
     """Single-pass parse + checksum verify + Toeplitz for the common frame: Ethernet (one
@@ -538,14 +559,14 @@ def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort
         flow = FLOW_UDP4
     else:
         return False
-    l3_ok = _fold16(_sum_be16(buf, p, l4, np.int64(0))) == 0xFFFF
+    l3_ok = fold16(sum_be16(buf, p, l4, np.int64(0))) == 0xFFFF
     checked = True
     l4_ok = True
     if l4p == L4_UDP and buf[l4 + 6] == 0 and buf[l4 + 7] == 0:
         checked = False  # IPv4 UDP without checksum
     else:
-        acc = _sum_be16(buf, p + 12, p + 20, proto + (ip_end - l4))  # pseudo-header
-        l4_ok = _fold16(_sum_be16(buf, l4, ip_end, acc)) == 0xFFFF
+        acc = sum_be16(buf, p + 12, p + 20, proto + (ip_end - l4))  # pseudo-header
+        l4_ok = fold16(sum_be16(buf, l4, ip_end, acc)) == 0xFFFF
     st = L3_IPV4 | ((vlan << RXC_VLAN_CNT_SHIFT) & RXC_VLAN_CNT_MASK)
     st |= (l4p << RXC_L4_PROTO_SHIFT) & RXC_L4_PROTO_MASK
     if not l3_ok:
@@ -663,7 +684,7 @@ def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_t
             off = addr - bus_base + skip
             if not dma_ok(dma_starts, dma_ends, off, c):
                 return h, t, ERR_DMA
-            arena[off:off + c] = buf[src:src + c]
+            copy_bytes(arena, off, buf, src, c)
             src += c
             left -= c
             ids[k] = np.int64(sq[slot, 1]) & 0xFFFF

@@ -32,6 +32,7 @@ from numba_kernels.descriptors import (
     tx_meta_words,
     tx_write_packet,
 )
+from numba_kernels.device_dp import copy_bytes
 from numba_kernels.jit import njit
 from numba_kernels.llq import llq_lines_for, llq_write_packet
 from numba_kernels.rings import cq_poll_rx, cq_poll_tx, reqid_put, reqid_take
@@ -155,8 +156,7 @@ def tx_xmit_burst(frames, offs, lens, n, slots, slot_size, buf_addr, free_ids, i
         state[TS_NTU] = (ntu + 1) & 0xFFFF
         base = rid * slot_size
         src = np.int64(offs[i])
-        for b in range(length):
-            slots[base + b] = frames[src + b]
+        copy_bytes(slots, base, frames, src, length)
         with_meta = meta_every
         if llq:
             push = min(length, push_max)
@@ -320,7 +320,7 @@ def rx_clean_burst(cq_ring, depth, budget, max_sgl, ids, lens, nd, status, hashe
             if j == 0:
                 s += offsets[p]
             c = lens[k + j]
-            store_buf[pos:pos + c] = pages[s:s + c]
+            copy_bytes(store_buf, pos, pages, s, c)
             pos += c
         plen = pos - start_pos
         first_len = np.int64(lens[k])
