@@ -169,7 +169,7 @@ RXC_NFIELDS = 19
 
 
 # ---- Tx descriptor ----------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def tx_offload_word(l3_proto, df, tso_en, l4_proto, l3_csum_en, l4_csum_en, fcs_dis,
                     l4_csum_partial):
     """Word-1 offload bits of a Tx descriptor (§5.3), without the req_id low bits."""
@@ -190,7 +190,7 @@ def tx_offload_word(l3_proto, df, tso_en, l4_proto, l3_csum_en, l4_csum_en, fcs_
     return w
 
 
-@njit
+@njit(leaf=True)
 def tx_desc_write(ring, slot, phase, length, req_id, first, last, comp_req, offload, addr,
                   header_length):
     """Write one Tx data descriptor at ``ring[slot]`` (§5.3: req_id split 6 high + 10 low).
@@ -245,7 +245,7 @@ def tx_desc_read(ring, slot, out):
 
 
 # ---- Tx meta descriptor -----------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def tx_meta_words(mss, l3_hdr_len, l3_hdr_off, l4_hdr_len_words, meta_store):
     """(word0, word2) of an extended Tx meta descriptor as Linux builds it (§5.4).
 
@@ -263,7 +263,7 @@ def tx_meta_words(mss, l3_hdr_len, l3_hdr_off, l4_hdr_len_words, meta_store):
     return w0, w2
 
 
-@njit
+@njit(leaf=True)
 def tx_meta_desc_write(ring, slot, phase, first, w0, w2):
     """Write a meta descriptor from :func:`tx_meta_words` output with ``first`` and phase."""
     w = (w0 | CTRL_META_DESC) & ~(CTRL_PHASE | CTRL_FIRST)
@@ -303,7 +303,7 @@ def tx_meta_desc_read(ring, slot, out):
 
 
 # ---- Tx completion -----------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def tx_cdesc_write(cq, slot, phase, req_id, status, sub_qid, sq_head_idx):
     """Write an 8-byte Tx cdesc (§5.5); word 0 (holding the phase) is stored last."""
     cq[slot, 1] = (np.int64(sub_qid) & 0xFFFF) | ((np.int64(sq_head_idx) & 0xFFFF) << 16)
@@ -328,7 +328,7 @@ def tx_cdesc_read(cq, slot, out):
 
 
 # ---- Rx descriptor ------------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def rx_desc_write(ring, slot, phase, length, req_id, addr, first, last, comp_req):
     """Write one Rx descriptor (§5.6); ``length`` 65536 is encoded as 0 (= 64 KB)."""
     a = np.int64(addr)
@@ -363,7 +363,7 @@ def rx_desc_read(ring, slot, out):
     return out
 
 
-@njit
+@njit(leaf=True)
 def rx_post_batch(ring, tail, depth, addrs, lengths, req_ids):
     """Post ``len(addrs)`` Rx buffers as first|last|comp_req from free-running ``tail``.
 
@@ -380,7 +380,7 @@ def rx_post_batch(ring, tail, depth, addrs, lengths, req_ids):
 
 
 # ---- Rx completion -------------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def rx_status_word(l3_proto, vlan_cnt, l4_proto, l3_csum_err, l4_csum_err, ipv4_frag,
                    l4_csum_checked, l3_csum2):
     """The parse-result bits of an Rx cdesc status word (§5.7), no phase/first/last/buffer."""
@@ -399,7 +399,7 @@ def rx_status_word(l3_proto, vlan_cnt, l4_proto, l3_csum_err, l4_csum_err, ipv4_
     return s
 
 
-@njit
+@njit(leaf=True)
 def rx_cdesc_write(cq, slot, phase, status_bits, first, last, length, req_id, rss_hash, sub_qid,
                    offset):
     """Write a 16-byte Rx cdesc (§5.7) with the buffer bit; the status word (phase) goes last.
@@ -448,7 +448,7 @@ def rx_cdesc_read(cq, slot, out):
 
 
 # ---- packet-level Tx writers ------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def tx_write_packet(ring, tail, depth, req_id, comp_req, offload, header_length, addrs, lengths,
                     buf_start, nbufs, with_meta, meta_w0, meta_w2):
     """Write one packet's descriptors from free-running ``tail`` the way Linux fills them (§5.3).
@@ -475,7 +475,7 @@ def tx_write_packet(ring, tail, depth, req_id, comp_req, offload, header_length,
     return t
 
 
-@njit
+@njit(leaf=True)
 def tx_write_burst(ring, tail, depth, pkt_buf_start, pkt_nbufs, addrs, lengths, req_ids,
                    offloads, header_lengths, has_meta, meta_w0, meta_w2):
     """:func:`tx_write_packet` for ``len(req_ids)`` packets (comp_req on every packet).

@@ -104,7 +104,7 @@ RXN_LEN = 6
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def copy_bytes(dst, doff, src, soff, n):
     """``dst[doff:doff+n] = src[soff:soff+n]`` through views indexed from 0, which LLVM turns
     into a vector copy (a slice assignment checks aliasing and may allocate; an offset index
@@ -115,7 +115,7 @@ def copy_bytes(dst, doff, src, soff, n):
         d[i] = s[i]
 
 
-@njit
+@njit(leaf=True)
 def sum_be16(buf, start, end, acc):
     """Unfolded ones'-complement sum of the big-endian 16-bit words of ``buf[start:end]``
     plus ``acc`` (odd tail padded with a zero byte): high and low bytes summed separately so
@@ -133,7 +133,7 @@ def sum_be16(buf, start, end, acc):
     return acc
 
 
-@njit
+@njit(leaf=True)
 def fold16(s):
     """Fold a wide ones'-complement accumulator to 16 bits."""
     while s >> 16:
@@ -142,7 +142,7 @@ def fold16(s):
 
 
 # ---- Tx ---------------------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def llq_fetch_burst(area, head, tail, depth, line_size, descs_before_header, max_pkts, max_descs,
                     meta_state, out_descs, out_first_idx, out_ndata, out_meta, out_headers,
                     out_hdr_len, out_status, out_req_id, out_comp_req, out_sq_head):
@@ -204,7 +204,7 @@ def llq_fetch_burst(area, head, tail, depth, line_size, descs_before_header, max
     return npkts, h
 
 
-@njit
+@njit(leaf=True)
 def tx_packet_info(descs, mask, first_idx, ndata, npkts, out_req_id, out_comp_req, out_sq_head):
     """Host mode: req_id (16 bits, §5.3) and comp_req of each fetched packet and the SQ head
     after it (free-running index past its last data descriptor)."""
@@ -217,14 +217,14 @@ def tx_packet_info(descs, mask, first_idx, ndata, npkts, out_req_id, out_comp_re
         out_sq_head[p] = (i + ndata[p]) & 0xFFFF
 
 
-@njit
+@njit(leaf=True)
 def dma_ok(dma_starts, dma_ends, off, n):
     """True if arena bytes ``[off, off + n)`` lie inside one live allocation."""
     i = np.searchsorted(dma_starts, off, side="right") - 1
     return i >= 0 and off >= 0 and off + n <= dma_ends[i]
 
 
-@njit
+@njit(leaf=True)
 def _pad(out_buf, pos, length):
     """Zero-pad a frame at ``out_buf[pos:]`` to MIN_FRAME; returns the wire length."""
     if length >= MIN_FRAME:
@@ -234,7 +234,7 @@ def _pad(out_buf, pos, length):
     return MIN_FRAME
 
 
-@njit
+@njit(leaf=True)
 def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_headers, status,
                     start_pkt, npkts, arena, bus_base, dma_starts, dma_ends, work, seg_buf,
                     seg_off, seg_len, rec, out_buf, out_pos, out_off, out_len, n_out, pkt_status,
@@ -336,7 +336,7 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
 
 
 # ---- Rx ---------------------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def _swap_greater(tmp, a, b, n):
     """Put the smaller of tmp[a:a+n] and tmp[b:b+n] (unsigned, network order) first."""
     for k in range(n):
@@ -352,7 +352,7 @@ def _swap_greater(tmp, a, b, n):
             return
 
 
-@njit
+@njit(leaf=True)
 def rss_flow_type(rec):
     """RSS flow protocol of a parsed frame (§8): TCP4/UDP4/IP4/IP4_FRAG/TCP6/UDP6/IP6/IP6_EX/
     NOT_IP."""
@@ -377,7 +377,7 @@ def rss_flow_type(rec):
     return FLOW_NOT_IP
 
 
-@njit
+@njit(leaf=True)
 def rss_input(buf, start, length, rec, fields, sort_l3, sort_l4, tmp, out):
     """The bytes the device hashes for a parsed frame (§8, §15): selected fields of its flow
     type in the order SA, DA, SP, DP, after sorting addresses and ports independently
@@ -507,7 +507,7 @@ def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_
         out_queue[f] = table[h % table_size]
 
 
-@njit
+@njit(leaf=True)
 def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort_l3, sort_l4,
                      replicate16, table, table_size, out_status, out_hash, out_queue, f):
     """Single-pass parse + checksum verify + Toeplitz for the common frame: Ethernet (one
@@ -617,7 +617,7 @@ def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort
     return True
 
 
-@njit
+@njit(leaf=True)
 def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_tail, cq,
                cq_depth, cq_tail, arena, bus_base, dma_starts, dma_ends, rx_offset, max_bufs,
                sub_qid, ids, blens, counts):

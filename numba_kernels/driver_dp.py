@@ -202,7 +202,7 @@ def tx_xmit_burst(frames, offs, lens, n, slots, slot_size, buf_addr, free_ids, i
     return consumed, ndb
 
 
-@njit
+@njit(leaf=True)
 def tx_clean_burst(cq_ring, depth, budget, done, check_mbz, free_ids, in_use, entries, sent_at,
                    state, counters):
     """``ena_clean_tx_irq``: up to ``budget`` Tx completions (any order) → count, or
@@ -230,7 +230,7 @@ def tx_clean_burst(cq_ring, depth, budget, done, check_mbz, free_ids, in_use, en
 
 
 # ---- Rx ---------------------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def csum_verdict_code(status):
     """``ena_rx_checksum`` (§5.7) as a code: CSUM_GOOD / CSUM_BAD / CSUM_NONE; returns
     ``(code, unchecked)`` where unchecked marks TCP/UDP the device did not check."""
@@ -270,7 +270,7 @@ def rx_refill(sq_ring, depth, state, free_ids, in_use, take, buf_addr, page_size
     return n
 
 
-@njit
+@njit(leaf=True)
 def rx_clean_burst(cq_ring, depth, budget, max_sgl, ids, lens, nd, status, hashes, offsets,
                    free_ids, in_use, state, pages, page_size, headroom, copybreak, era2016,
                    store_buf, store_off, store_len, store_hash, store_status, store_csum,

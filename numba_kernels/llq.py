@@ -32,7 +32,7 @@ from numba_kernels.jit import njit
 from numba_kernels.rings import ring_phase, tx_meta_cache_apply
 
 
-@njit
+@njit(leaf=True)
 def llq_lines_for(ndescs, descs_before_header, line_size):
     """Lines one packet of ``ndescs`` descriptors (meta included) occupies (§6)."""
     per_line = line_size // 16
@@ -42,14 +42,14 @@ def llq_lines_for(ndescs, descs_before_header, line_size):
     return 1 + (rest + per_line - 1) // per_line
 
 
-@njit
+@njit(leaf=True)
 def llq_max_header(descs_before_header, line_size):
     """Largest header that can be pushed: line_size - 16 N, capped by the 8-bit
     header_length field of the Tx descriptor (only reachable with N = 0 on 256-B lines)."""
     return min(line_size - 16 * descs_before_header, 255)
 
 
-@njit
+@njit(leaf=True)
 def _put_desc(area, off, descs, row, phase):
     """Store descriptor row little-endian at ``area[off:off+16]`` with the given phase."""
     for w in range(4):
@@ -62,7 +62,7 @@ def _put_desc(area, off, descs, row, phase):
         area[off + 4 * w + 3] = (v >> 24) & 0xFF
 
 
-@njit
+@njit(leaf=True)
 def _get_desc(area, off, out, row):
     """Load a little-endian descriptor from ``area[off:off+16]`` into ``out[row]``."""
     for w in range(4):
@@ -71,7 +71,7 @@ def _get_desc(area, off, out, row):
                        | (np.int64(area[off + 4 * w + 3]) << 24))
 
 
-@njit
+@njit(leaf=True)
 def llq_write_packet(area, tail, depth, line_size, descs_before_header, descs, desc_start,
                      ndescs, header, hdr_start, header_len):
     """Push one packet as LLQ lines from free-running line index ``tail`` (driver side).
@@ -113,7 +113,7 @@ def llq_write_packet(area, tail, depth, line_size, descs_before_header, descs, d
     return line
 
 
-@njit
+@njit(leaf=True)
 def llq_write_burst(area, tail, depth, line_size, descs_before_header, descs, pkt_desc_start,
                     pkt_ndescs, headers, pkt_hdr_start, pkt_hdr_len):
     """:func:`llq_write_packet` for consecutive packets.
@@ -132,7 +132,7 @@ def llq_write_burst(area, tail, depth, line_size, descs_before_header, descs, pk
     return pkt_ndescs.shape[0], t
 
 
-@njit
+@njit(leaf=True)
 def llq_read_packet(area, head, tail, depth, line_size, descs_before_header, max_descs,
                     out_descs, out_start, out_header):
     """Recover one packet from the lines at ``head`` (device side).
@@ -193,7 +193,7 @@ def llq_read_packet(area, head, tail, depth, line_size, descs_before_header, max
     return nd, hdr_len, new_head
 
 
-@njit
+@njit(leaf=True)
 def llq_fetch(area, head, tail, depth, line_size, descs_before_header, max_pkts, max_descs,
               meta_state, out_descs, out_first_idx, out_ndata, out_nmeta, out_meta, out_headers,
               out_hdr_len, out_status):

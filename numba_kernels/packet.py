@@ -69,25 +69,25 @@ PK_L4_CSUM = 22  # verify_checksums: 1 ok, 0 bad, -1 not checked
 PK_NFIELDS = 23
 
 
-@njit
+@njit(leaf=True)
 def _be16(buf, i):
     return (np.int64(buf[i]) << 8) | np.int64(buf[i + 1])
 
 
-@njit
+@njit(leaf=True)
 def _put_be16(buf, i, v):
     buf[i] = (v >> 8) & 0xFF
     buf[i + 1] = v & 0xFF
 
 
-@njit
+@njit(leaf=True)
 def is_ipv6_ext_header(nh):
     """IPv6 extension header numbers (hop-by-hop, routing, fragment, ESP, AH, dest, ...)."""
     return (nh == 0 or nh == 43 or nh == 44 or nh == 50 or nh == 51 or nh == 60 or nh == 135
             or nh == 139 or nh == 140 or nh == 253 or nh == 254)
 
 
-@njit
+@njit(leaf=True)
 def parse_frame(buf, start, length, rec):
     """Parse the frame ``buf[start:start+length]`` into ``rec[PK_*]``; returns ``rec[PK_ERR]``.
 
@@ -207,7 +207,7 @@ def parse_frames(buf, starts, lengths, out):
     return out
 
 
-@njit
+@njit(leaf=True)
 def l4_pseudo_sum(buf, start, rec):
     """Folded pseudo-header sum (addresses, protocol, L4 length) of a parsed IP frame."""
     l4_len = rec[PK_IP_END] - rec[PK_L4_OFF]
@@ -215,7 +215,7 @@ def l4_pseudo_sum(buf, start, rec):
     return csum_fold(s + rec[PK_IP_PROTO] + l4_len)
 
 
-@njit
+@njit(leaf=True)
 def l4_csum_field_off(rec):
     """Offset of the TCP (16) / UDP (6) checksum field from the frame start, -1 if none."""
     if rec[PK_L4_PROTO] == L4_TCP:
@@ -225,7 +225,7 @@ def l4_csum_field_off(rec):
     return -1
 
 
-@njit
+@njit(leaf=True)
 def verify_checksums(buf, start, rec):
     """Fill ``rec[PK_L3_CSUM]``/``rec[PK_L4_CSUM]`` (1 ok, 0 bad, -1 not applicable).
 
@@ -250,7 +250,7 @@ def verify_checksums(buf, start, rec):
     rec[PK_L4_CSUM] = 1 if s == 0xFFFF else 0
 
 
-@njit
+@njit(leaf=True)
 def rx_status_from_parse(rec):
     """Rx cdesc parse bits (§5.7) for a parsed and verified frame.
 
@@ -266,7 +266,7 @@ def rx_status_from_parse(rec):
                           checked, False)
 
 
-@njit
+@njit(leaf=True)
 def rss_tuple(buf, start, rec, with_l4, out):
     """Copy src addr, dst addr and (``with_l4`` and TCP/UDP) src/dst port into ``out``.
 
@@ -287,7 +287,7 @@ def rss_tuple(buf, start, rec, with_l4, out):
     return n
 
 
-@njit
+@njit(leaf=True)
 def ipv4_header_csum_fill(buf, start, rec):
     """Recompute and store the IPv4 header checksum of a parsed frame."""
     l3 = start + rec[PK_L3_OFF]
@@ -296,7 +296,7 @@ def ipv4_header_csum_fill(buf, start, rec):
     _put_be16(buf, l3 + 10, inet_checksum(buf, l3, rec[PK_L3_HLEN]))
 
 
-@njit
+@njit(leaf=True)
 def l4_csum_fill(buf, start, rec, partial):
     """Store the TCP/UDP checksum of a parsed frame (Tx l4_csum_en).
 
@@ -319,7 +319,7 @@ def l4_csum_fill(buf, start, rec, partial):
     _put_be16(buf, fo, c)
 
 
-@njit
+@njit(leaf=True)
 def tx_apply_offloads(buf, start, length, l3_csum_en, l4_csum_en, l4_partial, rec):
     """Apply the Tx descriptor checksum offloads to a frame in place (§5.3).
 

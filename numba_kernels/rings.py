@@ -47,38 +47,38 @@ META_STATE_LEN = 3
 
 
 # ---- index arithmetic ---------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def ring_slot(idx, depth):
     """Ring slot of a free-running index (depth is a power of two)."""
     return idx & (depth - 1)
 
 
-@njit
+@njit(leaf=True)
 def ring_phase(idx, depth):
     """Phase (1 on the first pass, flipping on each wrap) of a free-running index (§5.1)."""
     return 1 if ((idx // depth) & 1) == 0 else 0
 
 
-@njit
+@njit(leaf=True)
 def ring_add(idx, n):
     """Advance a free-running u16 index by ``n``."""
     return (idx + n) & 0xFFFF
 
 
-@njit
+@njit(leaf=True)
 def ring_used(tail, head):
     """Entries between ``head`` and ``tail`` of free-running u16 indices."""
     return (tail - head) & 0xFFFF
 
 
-@njit
+@njit(leaf=True)
 def sq_free_entries(tail, next_to_comp, depth):
     """Free SQ entries as the driver counts them: depth - 1 - (tail - next_to_comp) (§5.1)."""
     return depth - 1 - ((tail - next_to_comp) & 0xFFFF)
 
 
 # ---- driver side: CQ consumers --------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def cq_poll_tx(cq, head, depth, max_n, out_req_ids, check_mbz):
     """Read up to ``max_n`` Tx cdescs from free-running ``head`` while the phase matches.
 
@@ -101,7 +101,7 @@ def cq_poll_tx(cq, head, depth, max_n, out_req_ids, check_mbz):
     return n
 
 
-@njit
+@njit(leaf=True)
 def cq_poll_rx(cq, head, depth, max_pkts, max_descs, out_req_ids, out_lengths, out_pkt_ndescs,
                out_pkt_status, out_pkt_hash, out_pkt_offset):
     """Collect complete Rx packets (cdesc runs first…last) from free-running ``head`` (§5.7).
@@ -165,7 +165,7 @@ def cq_poll_rx(cq, head, depth, max_pkts, max_descs, out_req_ids, out_lengths, o
 
 
 # ---- device side: CQ producers ----------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def cq_write_tx(cq, tail, depth, req_ids, sq_heads, sub_qid):
     """Write one Tx cdesc per ``req_ids[i]`` (sq_head_idx ``sq_heads[i]``) from ``tail``.
 
@@ -180,7 +180,7 @@ def cq_write_tx(cq, tail, depth, req_ids, sq_heads, sub_qid):
     return (tail + n) & 0xFFFF
 
 
-@njit
+@njit(leaf=True)
 def cq_write_rx(cq, tail, depth, req_ids, lengths, buf_start, nbufs, status_bits, rss_hash,
                 sub_qid, offset):
     """Write the cdesc run of one received packet (§5.7) from free-running ``tail``.
@@ -198,7 +198,7 @@ def cq_write_rx(cq, tail, depth, req_ids, lengths, buf_start, nbufs, status_bits
     return (tail + nbufs) & 0xFFFF
 
 
-@njit
+@njit(leaf=True)
 def cq_write_rx_burst(cq, tail, depth, req_ids, lengths, pkt_nbufs, status_bits, hashes,
                       offsets, sub_qid):
     """:func:`cq_write_rx` for consecutive packets; packet p uses ``pkt_nbufs[p]`` buffers."""
@@ -212,7 +212,7 @@ def cq_write_rx_burst(cq, tail, depth, req_ids, lengths, pkt_nbufs, status_bits,
 
 
 # ---- device side: SQ consumers ------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def rx_sq_fetch(sq, head, tail, depth, max_n, out_addrs, out_lengths, out_req_ids):
     """Take up to ``max_n`` posted Rx buffers between ``head`` and ``tail`` (device side).
 
@@ -236,7 +236,7 @@ def rx_sq_fetch(sq, head, tail, depth, max_n, out_addrs, out_lengths, out_req_id
     return n, (head + n) & 0xFFFF
 
 
-@njit
+@njit(leaf=True)
 def tx_meta_cache_apply(meta_state, has_meta, w0, w2, out_meta, p):
     """Effective meta words of packet ``p`` into ``out_meta[p]`` using the queue cache (§5.4).
 
@@ -258,7 +258,7 @@ def tx_meta_cache_apply(meta_state, has_meta, w0, w2, out_meta, p):
         out_meta[p, 1] = 0
 
 
-@njit
+@njit(leaf=True)
 def tx_sq_fetch(sq, head, tail, depth, max_pkts, max_descs, meta_state, out_first_idx,
                 out_ndata, out_nmeta, out_meta):
     """Walk a host-mode Tx SQ from ``head`` to ``tail`` and group descriptors into packets.
@@ -321,7 +321,7 @@ def tx_sq_fetch(sq, head, tail, depth, max_pkts, max_descs, meta_state, out_firs
 
 
 # ---- driver side: req_id free rings (§5.8) --------------------------------------------------
-@njit
+@njit(leaf=True)
 def reqid_init(free_ids, in_use):
     """free_ids = 0..depth-1, nothing outstanding (ena_init_io_rings)."""
     for i in range(free_ids.shape[0]):
@@ -329,7 +329,7 @@ def reqid_init(free_ids, in_use):
         in_use[i] = 0
 
 
-@njit
+@njit(leaf=True)
 def reqid_take(free_ids, in_use, next_to_use, depth, n, out):
     """Take ``n`` req_ids from ``free_ids[next_to_use…]`` into ``out`` and mark them in use.
 
@@ -349,7 +349,7 @@ def reqid_take(free_ids, in_use, next_to_use, depth, n, out):
     return (next_to_use + n) & 0xFFFF
 
 
-@njit
+@njit(leaf=True)
 def reqid_put(free_ids, in_use, next_to_clean, depth, req_ids, n):
     """Return ``n`` completed req_ids (any order) to ``free_ids[next_to_clean…]``.
 

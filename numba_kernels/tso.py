@@ -36,7 +36,7 @@ TCP_PSH = 0x08
 TCP_CWR = 0x80
 
 
-@njit
+@njit(leaf=True)
 def _be(buf, i, n):
     """Big-endian unsigned integer of ``n`` bytes at ``buf[i]``."""
     v = np.int64(0)
@@ -45,7 +45,7 @@ def _be(buf, i, n):
     return v
 
 
-@njit
+@njit(leaf=True)
 def tso_segment_count(payload_len, mss):
     """Segments for ``payload_len`` bytes of TCP payload (at least one)."""
     if payload_len <= 0:
@@ -53,7 +53,7 @@ def tso_segment_count(payload_len, mss):
     return (payload_len + mss - 1) // mss
 
 
-@njit
+@njit(leaf=True)
 def tso_segment(buf, start, length, mss, out_buf, out_offsets, out_lengths, rec):
     """Segment the TCP frame ``buf[start:start+length]`` into ``out_buf``.
 
@@ -135,7 +135,7 @@ def tso_segment(buf, start, length, mss, out_buf, out_offsets, out_lengths, rec)
     return nseg
 
 
-@njit
+@njit(leaf=True)
 def tcp_checksum_ok(buf, start, rec):
     """True if the TCP checksum of a parsed frame verifies (receiver-side check)."""
     s = ones_sum16(buf, start + rec[PK_L4_OFF], rec[PK_IP_END] - rec[PK_L4_OFF],
