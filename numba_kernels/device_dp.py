@@ -41,6 +41,7 @@ from numba_kernels.descriptors import (
 )
 from numba_kernels.jit import njit
 from numba_kernels.llq import llq_read_packet
+from numba_kernels.memops import copy_bytes  # noqa: F401 - re-exported (driver_dp, tests)
 from numba_kernels.packet import (
     L3_IPV4,
     L3_IPV6,
@@ -104,17 +105,6 @@ RXN_LEN = 6
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-@njit(leaf=True)
-def copy_bytes(dst, doff, src, soff, n):
-    """``dst[doff:doff+n] = src[soff:soff+n]`` through views indexed from 0, which LLVM turns
-    into a vector copy (a slice assignment checks aliasing and may allocate; an offset index
-    loop keeps a wraparound check per byte): ~40x faster on 1500 B."""
-    d = dst[doff:doff + n]
-    s = src[soff:soff + n]
-    for i in range(n):
-        d[i] = s[i]
-
-
 @njit(leaf=True)
 def sum_be16(buf, start, end, acc):
     """Unfolded ones'-complement sum of the big-endian 16-bit words of ``buf[start:end]``

@@ -32,9 +32,9 @@ from numba_kernels.descriptors import (
     tx_meta_words,
     tx_write_packet,
 )
-from numba_kernels.device_dp import copy_bytes
 from numba_kernels.jit import njit
 from numba_kernels.llq import llq_lines_for, llq_write_packet
+from numba_kernels.memops import copy_bytes
 from numba_kernels.rings import cq_poll_rx, cq_poll_tx, reqid_put, reqid_take
 
 # Tx ring state (int64[TS_LEN])

@@ -29,6 +29,7 @@ from numba_kernels.descriptors import (
     ERR_TOO_MANY_DESCS,
 )
 from numba_kernels.jit import njit
+from numba_kernels.memops import copy_bytes
 from numba_kernels.rings import ring_phase, tx_meta_cache_apply
 
 
@@ -50,25 +51,24 @@ def llq_max_header(descs_before_header, line_size):
 
 
 @njit(leaf=True)
-def _put_desc(area, off, descs, row, phase):
-    """Store descriptor row little-endian at ``area[off:off+16]`` with the given phase."""
-    for w in range(4):
-        v = np.int64(descs[row, w])
-        if w == 0:
-            v = (v & ~CTRL_PHASE) | (CTRL_PHASE if phase else 0)
-        area[off + 4 * w] = v & 0xFF
-        area[off + 4 * w + 1] = (v >> 8) & 0xFF
-        area[off + 4 * w + 2] = (v >> 16) & 0xFF
-        area[off + 4 * w + 3] = (v >> 24) & 0xFF
+def _put_desc(area32, word, descs, row, phase):
+    """Store descriptor row at 32-bit word ``word`` of the area with the given phase (the
+    words are little-endian in memory, like the descriptor layout)."""
+    w0 = np.int64(descs[row, 0])
+    w0 = (w0 & ~CTRL_PHASE) | (CTRL_PHASE if phase else 0)
+    area32[word] = w0 & 0xFFFFFFFF
+    area32[word + 1] = descs[row, 1]
+    area32[word + 2] = descs[row, 2]
+    area32[word + 3] = descs[row, 3]
 
 
 @njit(leaf=True)
-def _get_desc(area, off, out, row):
-    """Load a little-endian descriptor from ``area[off:off+16]`` into ``out[row]``."""
-    for w in range(4):
-        out[row, w] = (np.int64(area[off + 4 * w]) | (np.int64(area[off + 4 * w + 1]) << 8)
-                       | (np.int64(area[off + 4 * w + 2]) << 16)
-                       | (np.int64(area[off + 4 * w + 3]) << 24))
+def _get_desc(area32, word, out, row):
+    """Load the descriptor at 32-bit word ``word`` of the area into ``out[row]``."""
+    out[row, 0] = area32[word]
+    out[row, 1] = area32[word + 1]
+    out[row, 2] = area32[word + 2]
+    out[row, 3] = area32[word + 3]
 
 
 @njit(leaf=True)
@@ -78,35 +78,34 @@ def llq_write_packet(area, tail, depth, line_size, descs_before_header, descs, d
 
     ``descs[desc_start:desc_start+ndescs]`` (meta first if any; their phase bits are
     replaced by the phase of their line) and ``header[hdr_start:hdr_start+header_len]``.
-    Unused bytes of each line are zeroed (the driver's bounce buffer is whole-line).
+    Descriptors are stored as 32-bit words; bytes the format leaves unused (descriptor
+    slots after ``last``, the line after the header) are not touched: the device never
+    reads them. ``area`` is contiguous uint8 (a line is a multiple of 16 bytes).
     Returns the new u16 tail, or ERR_HEADER_TOO_LONG (over :func:`llq_max_header`; nothing
     written).
     """
     n_first = descs_before_header
     if header_len > llq_max_header(n_first, line_size) or header_len < 0:
         return ERR_HEADER_TOO_LONG
+    area32 = area.view(np.uint32)
+    wpl = line_size // 4
     per_line = line_size // 16
     mask = depth - 1
     line = tail
-    base = (line & mask) * line_size
-    for b in range(line_size):
-        area[base + b] = 0
     phase = ring_phase(line, depth)
+    base = (line & mask) * wpl
     d = 0
     while d < ndescs and d < n_first:
-        _put_desc(area, base + 16 * d, descs, desc_start + d, phase)
+        _put_desc(area32, base + 4 * d, descs, desc_start + d, phase)
         d += 1
-    for b in range(header_len):
-        area[base + 16 * n_first + b] = header[hdr_start + b]
+    copy_bytes(area, (line & mask) * line_size + 16 * n_first, header, hdr_start, header_len)
     line = (line + 1) & 0xFFFF
     while d < ndescs:
-        base = (line & mask) * line_size
-        for b in range(line_size):
-            area[base + b] = 0
+        base = (line & mask) * wpl
         phase = ring_phase(line, depth)
         k = 0
         while k < per_line and d < ndescs:
-            _put_desc(area, base + 16 * k, descs, desc_start + d, phase)
+            _put_desc(area32, base + 4 * k, descs, desc_start + d, phase)
             k += 1
             d += 1
         line = (line + 1) & 0xFFFF
@@ -151,6 +150,8 @@ def llq_read_packet(area, head, tail, depth, line_size, descs_before_header, max
     per_line = line_size // 16
     mask = depth - 1
     n_first = descs_before_header
+    area32 = area.view(np.uint32)
+    wpl = line_size // 4
     line = head
     slot_in_line = 0
     line_cap = n_first
@@ -168,7 +169,7 @@ def llq_read_packet(area, head, tail, depth, line_size, descs_before_header, max
         if out_start + nd >= out_descs.shape[0]:
             return ERR_NO_SPACE, 0, head
         row = out_start + nd
-        _get_desc(area, (line & mask) * line_size + 16 * slot_in_line, out_descs, row)
+        _get_desc(area32, (line & mask) * wpl + 4 * slot_in_line, out_descs, row)
         w0 = np.int64(out_descs[row, 0])
         if (1 if (w0 & CTRL_PHASE) else 0) != ring_phase(line, depth):
             return ERR_PHASE, 0, head
@@ -187,9 +188,7 @@ def llq_read_packet(area, head, tail, depth, line_size, descs_before_header, max
         return ERR_HEADER_TOO_LONG, 0, new_head
     if hdr_len > out_header.shape[0]:
         return ERR_NO_SPACE, 0, head
-    base = (head & mask) * line_size + 16 * n_first
-    for b in range(hdr_len):
-        out_header[b] = area[base + b]
+    copy_bytes(out_header, 0, area, (head & mask) * line_size + 16 * n_first, hdr_len)
     return nd, hdr_len, new_head
 
 

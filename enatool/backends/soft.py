@@ -22,13 +22,17 @@ from enatool.errors import UsageError
 
 class _BurstPort(SoftDevicePort):
     """The soft port plus ``write32_seq``: a run of posted writes to one BAR0 register (the
-    Tx doorbells an LLQ burst limit forces inside one burst), delivered in order through
-    BAR0 like PCIe posted writes, after which the device runs once."""
+    Tx doorbells an LLQ burst limit forces inside one burst), delivered in order to
+    ``Bar0.write32_seq`` like PCIe posted writes, after which the device runs once."""
 
     def write32_seq(self, offset: int, values: np.ndarray) -> None:
         bar0 = self.dev.bar0
-        for v in values.tolist():
-            bar0.write32(offset, v & 0xFFFFFFFF)
+        seq = getattr(bar0, "write32_seq", None)
+        if seq is not None:
+            seq(offset, values)
+        else:
+            for v in values.tolist():
+                bar0.write32(offset, v & 0xFFFFFFFF)
         self.dev.process()
 
 

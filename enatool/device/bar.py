@@ -102,6 +102,26 @@ class Bar0:
         except Exception:
             self.dev._internal_error()
 
+    def write32_seq(self, offset: int, values) -> None:
+        """A run of posted writes of ``values`` to one register, in order (PCIe keeps posted
+        writes to one function ordered). A per-queue SQ doorbell takes the whole run in one
+        step (each value still counts as a doorbell and is checked against the LLQ burst
+        limit, see ``TxEngine.doorbell_seq``); any other register gets the writes one by
+        one, exactly like ``write32``."""
+        try:
+            vals = np.asarray(values, np.int64) & 0xFFFFFFFF
+            if vals.size == 0:
+                return
+            offset = int(offset)
+            if (offset % 4 == 0 and 0x1000 <= offset < BAR0_SIZE
+                    and offset not in self._writers
+                    and self.dev.io.write_register_seq(offset, vals)):
+                return
+            for v in vals.tolist():
+                self._write(offset, v)
+        except Exception:
+            self.dev._internal_error()
+
     # --- implementation -----------------------------------------------------------------
     def peek32(self, offset: int) -> int:
         """Register value without side effects (plain reads and read-less reads)."""

@@ -44,6 +44,11 @@ class Datapath:
         elif method == "write_unmask":
             self.irq.unmask_write(obj, value)  # type: ignore[arg-type]
 
+    def on_doorbell_seq(self, sq: IoSq, values) -> None:
+        """A run of doorbell writes to one SQ (``IoQueues.write_register_seq``)."""
+        if sq.direction == _TX:
+            self.tx.doorbell_seq(sq, values)
+
     def on_cq_created(self, cq: IoCq) -> None:
         self.irq.cq_created(cq)
 

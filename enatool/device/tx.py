@@ -256,6 +256,28 @@ class TxEngine:
         if limit and advanced > limit:
             st.counters.llq_burst_violations += 1
 
+    def doorbell_seq(self, sq: IoSq, tails: np.ndarray) -> None:
+        """A run of Tx SQ doorbell writes (``tails`` in write order, int64): each one is
+        counted and its advance since the previous doorbell checked against LIMIT_TX_BURST,
+        as if written one by one. The lines up to the last tail are then processed in one
+        pass; this equals processing after each doorbell because the driver never reuses
+        lines the device has not completed."""
+        st = self.queues.get(sq.idx)
+        if st is None or st.sq is not sq:
+            st = self.state(sq)
+        n = int(tails.shape[0])
+        st.counters.doorbells += n
+        limit = st.burst_limit
+        if limit < 0:
+            limit = st.burst_limit = self._burst_limit(sq)
+        if limit:
+            prev = np.empty(n, np.int64)
+            prev[0] = st.last_doorbell_tail
+            prev[1:] = tails[:-1]
+            st.counters.llq_burst_violations += int(
+                np.count_nonzero(((tails - prev) & 0xFFFF) > limit))
+        st.last_doorbell_tail = int(tails[n - 1]) & 0xFFFF
+
     @staticmethod
     def _burst_limit(sq: IoSq) -> int:
         """Lines allowed between doorbells (0 = no limit), fixed when the SQ is created."""
