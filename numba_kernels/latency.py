@@ -6,6 +6,7 @@ XDP programs with ``bpf_ktime_get_ns()`` (CLOCK_MONOTONIC, the clock read here t
 libc ``clock_gettime``): ``refl_ns`` at 24 (reflector's XDP) and ``crx_ns`` at 32 (the
 client's XDP on the way back). All big-endian.
 
+``stop[0]``: 0 run, 1 stop sending and wait for outstanding answers, 2 stop now.
 One loop serves ping-pong (``period_ns == 0``: one probe outstanding, the next goes when
 its reply arrived or after ``timeout_ns``) and open-loop (a probe every ``period_ns`` on a
 fixed schedule, many outstanding). Each reply is matched by seq in a window ``seen``
@@ -122,9 +123,9 @@ def on_answer(buf, po, plen, now, warmup, st, seen, hc, hs, hm, pc, ps, pm):
 
 
 @njit
-def _due(st, seq, warmup, count, now, deadline_ns):
-    """True while more probes may be sent."""
-    if count >= 0 and seq >= warmup + count:
+def _due(st, seq, warmup, count, now, deadline_ns, flag):
+    """True while more probes may be sent (``flag`` 1 = stop sending, drain answers)."""
+    if flag != 0 or (count >= 0 and seq >= warmup + count):
         return False
     return not (deadline_ns > 0 and now >= deadline_ns and seq >= warmup)
 
@@ -154,10 +155,10 @@ def socket_client(fd, txbuf, plen, rxbuf, warmup, count, deadline_ns, period_ns,
     waiting = False
     last_send = monotonic_ns(clock_fn, ts)
     next_send = last_send
-    while stop[0] == 0:
+    while stop[0] < 2:
         now = monotonic_ns(clock_fn, ts)
         st[S_LOOPS] += 1
-        if not _due(st, seq, warmup, count, now, deadline_ns):
+        if not _due(st, seq, warmup, count, now, deadline_ns, stop[0]):
             if _answered(st) >= seq or now - last_send >= timeout_ns:
                 break
         elif period_ns == 0:
@@ -217,12 +218,12 @@ def xsk_client(umem, template, tlen, po, plen, tx_prod, tx_cons, tx_flags, tx_ad
     last_send = monotonic_ns(clock_fn, ts)
     next_send = last_send
     batch = addrs_buf.shape[0]
-    while stop[0] == 0:
+    while stop[0] < 2:
         now = monotonic_ns(clock_fn, ts)
         st[S_LOOPS] += 1
         kx._reap(cq_prod, cq_cons, cq_addr, cq_mask, stack, sdepth)
         send = False
-        if not _due(st, seq, warmup, count, now, deadline_ns):
+        if not _due(st, seq, warmup, count, now, deadline_ns, stop[0]):
             if _answered(st) >= seq or now - last_send >= timeout_ns:
                 break
         elif period_ns == 0:

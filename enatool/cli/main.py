@@ -16,6 +16,8 @@ _COMMANDS = {
     "doctor": "enatool.cli.doctor:doctor",
     "gen": "enatool.cli.gen:gen",
     "info": "enatool.cli.info:info",
+    "latency": "enatool.cli.latency:latency",
+    "reflect": "enatool.cli.reflect:reflect",
     "rss": "enatool.cli.rss:rss",
 }
 

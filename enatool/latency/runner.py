@@ -1,0 +1,80 @@
+"""Run one compiled loop in a (pinned) worker thread while the main thread prints a live
+line each second and turns Ctrl-C / SIGTERM into a graceful stop.
+
+First Ctrl-C (or SIGTERM): ``stop[0] = 1`` (clients stop sending and wait for outstanding
+answers up to their timeout; reflectors stop). A second one: ``stop[0] = 2`` (now).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt in the main thread while inside."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, _term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def run_loop(fn: Callable[..., Any], args: tuple, stop: np.ndarray, cpu: int | None = None,
+             live: Callable[[float], None] | None = None, interval: float = 1.0,
+             ) -> tuple[Any, bool, float]:
+    """``fn(*args)`` in a thread pinned to ``cpu``; returns (result, interrupted, seconds)."""
+    box: dict[str, Any] = {}
+
+    def body() -> None:
+        old = None
+        try:
+            if cpu is not None:
+                old = os.sched_getaffinity(0)
+                os.sched_setaffinity(0, {cpu})
+            box["result"] = fn(*args)
+        except BaseException as e:  # re-raised in the caller
+            box["error"] = e
+        finally:
+            if old is not None:
+                os.sched_setaffinity(0, old)
+
+    t = threading.Thread(target=body, name="latency-loop", daemon=True)
+    interrupted = False
+    t0 = time.monotonic()
+    next_tick = t0 + interval
+    with sigterm_as_interrupt():
+        t.start()
+        try:
+            while t.is_alive():
+                try:
+                    t.join(min(0.05, max(next_tick - time.monotonic(), 0.001)))
+                    if live is not None and time.monotonic() >= next_tick:
+                        live(time.monotonic() - t0)
+                        next_tick += interval
+                except KeyboardInterrupt:
+                    stop[0] = 2 if interrupted else 1
+                    interrupted = True
+        finally:
+            if t.is_alive():
+                stop[0] = 2
+                t.join()
+    elapsed = time.monotonic() - t0
+    if "error" in box:
+        raise box["error"]
+    return box.get("result"), interrupted, elapsed
