@@ -16,9 +16,12 @@ Packets are gathered, offloaded (IPv4 header checksum, full/partial L4 checksum,
 and padded to 60 bytes by :func:`numba_kernels.device_dp.tx_build_frames`, put on the wire as
 one batch, and **one Tx completion per packet** with comp_req is written with its 16-bit
 req_id, in the order chosen by ``dev.tx_completion_order`` ("in-order", "reverse" or "random"
-within a burst: ENA completions may be out of order, §5.5). A malformed descriptor stream or
-a buffer outside host memory is a device fatal error (DEV_STS.fatal_error + AENQ
-FATAL_ERROR); the queue stops until it is destroyed or the device reset.
+within a burst: ENA completions may be out of order, §5.5). With a link rate (``connect(...,
+rate_bps=...)``) the device is paced like hardware: packets are taken from the SQ only while
+their frames fit in a ``TX_FIFO_BYTES`` FIFO in front of the wire, and completed when handed
+to it, so a driver that offers more than the link carries sees its ring fill up.
+A malformed descriptor stream or a buffer outside host memory is a device fatal error
+(DEV_STS.fatal_error + AENQ FATAL_ERROR); the queue stops until it is destroyed or the device reset.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from numba_kernels import rings as krings
 from numba_kernels.packet import PK_NFIELDS
 
 from .dma import DmaMemory
-from .wire import FrameBatch
+from .wire import WIRE_OVERHEAD_BYTES, FrameBatch
 
 if TYPE_CHECKING:
     from .device import SoftEnaDevice
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
 COMPLETION_ORDERS = ("in-order", "reverse", "random")
 WORK_BYTES = 65536 + 512  # largest gathered packet: 64 KB TSO payload + headers
 MAX_TSO_SEGMENTS = 4096
+#: the device's Tx FIFO in front of the MAC: with a link rate, packets are taken from the SQ
+#: (and completed) only while the frames waiting for the wire fit in it
+TX_FIFO_BYTES = 32 * 1024
 
 
 @dataclass
@@ -96,6 +102,7 @@ class TxEngine:
         self.out_len = np.zeros(4096, np.int64)
         self._scratch: dict[tuple, dict[str, np.ndarray]] = {}
         self.counts = np.zeros(kdp.TXS_N, np.int64)
+        self._wake_ns: int | None = None
 
     def reset(self) -> None:
         self.queues.clear()
@@ -141,10 +148,27 @@ class TxEngine:
                 progressed |= self.process_sq(sq)
         return progressed
 
-    def process_sq(self, sq: IoSq) -> bool:
-        st = self.state(sq)
-        if st.broken or self.dev.fatal:
-            return False
+    def _fifo_room_ns(self) -> float | None:
+        """Link pacing: how much more wire time (ns) the device's Tx FIFO can take now, or
+        None when the link has no rate (frames then leave as fast as they are fetched)."""
+        wire = self.dev.wire
+        rate = wire.rate_bps
+        if not rate or wire.peer is None:
+            return None
+        fifo_ns = TX_FIFO_BYTES * 8 * 1e9 / rate
+        return fifo_ns - max(0.0, wire._busy_until_ns - self.dev.now_ns)
+
+    def _wake_at(self, due_ns: float) -> None:
+        """Come back when the FIFO has drained enough (one pending wake-up at a time)."""
+        due = max(int(due_ns) + 1, self.dev.now_ns + 1)
+        if self._wake_ns is not None and self.dev.now_ns < self._wake_ns <= due:
+            return
+        self._wake_ns = due
+        self.dev.schedule(due, None)
+
+    def _fetch_build(self, st: TxQueueState, sq: IoSq, max_pkts: int):
+        """Fetch up to ``max_pkts`` packets and lay out their wire frames →
+        ``(n, new_head, arrays, out_pos, n_out)``; None after a fatal error."""
         dev = self.dev
         line = sq.llq_line_size if sq.placement == PlacementPolicy.DEV else 0
         a = self._arrays(sq.depth, line)
@@ -153,14 +177,14 @@ class TxEngine:
             cfg = sq.llq_config
             area = dev.bar2.mem[sq.llq_offset: sq.llq_offset + sq.depth * line]
             n, new_head = kdp.llq_fetch_burst(
-                area, sq.head, sq.tail, sq.depth, line, cfg["descs_before_header"], sq.depth,
+                area, sq.head, sq.tail, sq.depth, line, cfg["descs_before_header"], max_pkts,
                 max_descs, st.meta_state, a["descs"], a["first_idx"], a["ndata"], a["meta"],
                 a["headers"], a["hdr_len"], a["status"], a["req_id"], a["comp_req"],
                 a["sq_head"])
             descs, mask, use_hdr = a["descs"], 0x7FFFFFFF, True
         else:
             n, new_head = krings.tx_sq_fetch(
-                st.ring, sq.head, sq.tail, sq.depth, sq.depth, max_descs, st.meta_state,
+                st.ring, sq.head, sq.tail, sq.depth, max_pkts, max_descs, st.meta_state,
                 a["first_idx"], a["ndata"], a["nmeta"], a["meta"])
             if n > 0:
                 kdp.tx_packet_info(st.ring, sq.depth - 1, a["first_idx"], a["ndata"], n,
@@ -170,9 +194,9 @@ class TxEngine:
         n = int(n)
         if n < 0:
             self._fatal(st, f"Tx SQ {sq.idx}: malformed descriptors (error {n}) at {new_head}")
-            return False
+            return None
         if n == 0:
-            return False
+            return 0, new_head, a, 0, 0
         # gather + offload + wire layout, growing the output when needed
         start, pos, nout = 0, 0, 0
         counts = self.counts
@@ -191,7 +215,47 @@ class TxEngine:
                 self._grow()
                 continue
             self._fatal(st, f"Tx SQ {sq.idx}: buffer outside host memory (packet {start})")
+            return None
+        return n, new_head, a, int(pos), int(nout)
+
+    def _paced_count(self, a: dict[str, np.ndarray], n: int, nout: int, room: float) -> int:
+        """Packets of this fetch whose frames start while the FIFO has room (at least one).
+        A burst with TSO (more frames than packets) is taken whole: its segments are still
+        serialized at link rate by the wire, only their completions come early."""
+        ps = a["pkt_status"][:n]
+        sent = np.flatnonzero((ps != kdp.TXS_DROP_HEADER) & (ps != kdp.TXS_DROP_TOO_BIG))
+        if sent.size != nout or nout == 0:
+            return n
+        t = (self.out_len[:nout] + WIRE_OVERHEAD_BYTES) * (8e9 / self.dev.wire.rate_bps)
+        starts = np.cumsum(t) - t
+        k_frames = int(np.searchsorted(starts, room, side="left"))
+        return n if k_frames >= nout else max(1, int(sent[k_frames]))
+
+    def process_sq(self, sq: IoSq) -> bool:
+        st = self.state(sq)
+        if st.broken or self.dev.fatal:
             return False
+        dev = self.dev
+        room = self._fifo_room_ns()
+        if room is not None and room <= 0:
+            self._wake_at(dev.now_ns - room)
+            return False
+        saved = st.meta_state.copy() if room is not None else None
+        r = self._fetch_build(st, sq, sq.depth)
+        if r is None:
+            return False
+        n, new_head, a, pos, nout = r
+        if n == 0:
+            return False
+        if room is not None:
+            k = self._paced_count(a, n, nout, room)
+            if k < n:  # the FIFO takes only k: fetch again exactly those (meta cache too)
+                st.meta_state[:] = saved
+                r = self._fetch_build(st, sq, k)
+                if r is None:
+                    return False
+                n, new_head, a, pos, nout = r
+        counts = self.counts
         sq.head = int(new_head)
         c = st.counters
         c.pkts += n
@@ -216,6 +280,10 @@ class TxEngine:
             else:
                 dev.stats.tx_drops += nout
         self._complete(st, a, n)
+        if room is not None and sq.head != sq.tail:
+            rest = self._fifo_room_ns()
+            if rest is not None and rest <= 0:
+                self._wake_at(dev.now_ns - rest)
         return True
 
     def _complete(self, st: TxQueueState, a: dict[str, np.ndarray], n: int) -> None:
