@@ -17,6 +17,7 @@ _COMMANDS = {
     "gen": "enatool.cli.gen:gen",
     "info": "enatool.cli.info:info",
     "latency": "enatool.cli.latency:latency",
+    "moderation": "enatool.cli.moderation:moderation",
     "reflect": "enatool.cli.reflect:reflect",
     "rss": "enatool.cli.rss:rss",
 }
