@@ -150,6 +150,14 @@ class SoftBackend(Backend):
         drv = self._drv(end)
         out = {k: v for k, v in drv.counters.as_dict().items() if isinstance(v, int)}
         out.update(drv.queue_stats())
+        # fresh device counters, asked for the way ``ethtool -S`` makes the driver ask:
+        # GET_STATS BASIC over the admin queue (the keep-alive copy may be a second old)
+        basic = drv.get_basic_stats()
+        if basic is not None:
+            for k in ("rx_drops", "tx_drops", "rx_overruns"):
+                out[k] = basic[k]
+            for k in ("tx_pkts", "tx_bytes", "rx_pkts", "rx_bytes"):
+                out[f"dev_{k}"] = basic[k]
         return out
 
     def get_coalesce(self, *, end: int = 0) -> dict:

@@ -693,6 +693,28 @@ class EnaDriver:
         if self.era == "2016" and (ver & 0xFFFF) < MIN_DEVICE_VERSION_2016:
             raise DeviceError(f"device version {info.device_version} < 0.10 (2016 driver)")
 
+    def get_basic_stats(self) -> dict[str, int] | None:
+        """GET_STATS BASIC through the admin queue (``ena_com_get_dev_basic_stats``), what
+        ``ethtool -S`` / ``ip -s link`` make the Linux driver ask for on demand: the device's
+        cumulative tx/rx packets and bytes, rx_drops, tx_drops and rx_overruns as of now
+        (the keep-alive copy can be up to a second old). None when the device cannot answer
+        (not started, or the command failed)."""
+        if self.aq is None or self.state != "running":
+            return None
+        cmd = pack(
+            A.ENA_ADMIN_AQ_GET_STATS_CMD,
+            opcode=int(A.AdminOpcode.GET_STATS),
+            type=int(A.GetStatsType.BASIC),
+            scope=int(A.GetStatsScope.ETH_TRAFFIC),
+            device_id=A.ENA_ADMIN_STATS_DEVICE_ID_SELF,
+        )
+        try:
+            resp = self.aq.execute(cmd)
+        except AdminError:
+            return None
+        rec = unpack(A.ENA_ADMIN_BASIC_STATS, resp[8:64])
+        return {k: int(v) for k, v in rec.items()}
+
     def _get_customer_metrics_support(self) -> int:
         """GET_STATS CUSTOMER_METRICS: which metrics the device reports."""
         size = A.ENA_ADMIN_CUSTOMER_METRICS_BUF_SIZE
