@@ -97,6 +97,7 @@ def latency(iface, dst, mode, poll, count, duration, warmup, size, rate, timeout
                         cpu=cpu, netns=netns, queue=queue, copy=copy, xdp_mode=xdp_mode,
                         split=split, force=force, replace=replace, rx_usecs=rx_usecs,
                         tx_usecs=tx_usecs, adaptive=adaptive)
+    cfg.validate()
     if not quiet and not as_json:
         click.echo("probing; Ctrl-C to stop", err=True)
     res = run_latency(cfg, live=not quiet and not as_json)

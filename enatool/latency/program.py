@@ -28,6 +28,7 @@ from numba_kernels import latency as kl
 MODES = ("socket", "afxdp", "soft", "both")
 POLLS = ("busy", "block")
 RCVTIMEO_S = 0.1
+SO_NO_CHECK = 11
 
 
 @dataclass
@@ -75,17 +76,31 @@ class LatencyConfig:
             raise UsageError(f"--rate {self.rate} out of range", hint="1..10000000 probes/s")
         if self.timeout <= 0:
             raise UsageError("--timeout must be positive")
+        if self.adaptive not in ("off", "table", "dim"):
+            raise UsageError(f"unknown --adaptive {self.adaptive!r}", hint="off, table or dim")
+        for name in ("rx_usecs", "tx_usecs"):
+            v = getattr(self, name)
+            if v is not None and not 0 <= v <= 10_000:
+                raise UsageError(f"--{name.replace('_', '-')} {v} out of range",
+                                 hint="0..10000")
         if self.split and self.iface is None:
             raise UsageError("--split needs an interface (XDP programs stamp the probes)")
         if self.iface is None and self.dst is None:
             if self.mode not in ("socket", "soft"):
                 raise UsageError(f"--mode {self.mode} needs an interface and --dst",
                                  hint="leave both out for the software ENA device")
+            if self.rate is not None:
+                raise UsageError("--rate (open-loop) is not available on the software device",
+                                 hint="leave --rate out for ping-pong")
+            from enatool.latency.probe import check_size
+
+            check_size(self.size, False, False)
             return
         if self.mode == "soft":
             raise UsageError("--mode soft takes no interface or --dst")
         if self.dst is None:
             raise UsageError("--dst ADDR[:PORT] is required with an interface")
+        probe.parse_dst(self.dst)
         if self.mode in ("afxdp", "both") and self.iface is None:
             raise UsageError(f"--mode {self.mode} needs an interface")
         if self.rx_usecs is not None or self.tx_usecs is not None or self.adaptive != "off":
@@ -143,6 +158,10 @@ def run_socket(cfg: LatencyConfig, live: bool = False,
             tv = struct.pack("ll", 0, int(RCVTIMEO_S * 1e6))
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
         if cfg.split and cfg.iface:
+            if not ipv6:
+                # the XDP stamps rewrite the payload after the kernel's checksum offload
+                # (CHECKSUM_PARTIAL, lost at XDP_TX): send without a UDP checksum
+                sock.setsockopt(socket.SOL_SOCKET, SO_NO_CHECK, 1)
             steer, attach = _attach_steer(cfg, port)
         txbuf = probe.payload(size, ipv6)
         rxbuf = np.zeros(2048, np.uint8)
