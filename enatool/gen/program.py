@@ -185,6 +185,8 @@ def run_gen(backend: Any, spec: GenSpec, count: int | None = None,
         spec = dataclasses.replace(spec, rss=rss_config_of(backend, rss_end))
     tset = build_templates(spec)
     engines = _queue_engines(tset, qs, fill_mode)
+    # with fewer flows than queues the queues share one engine: count each engine once
+    unique_engines = list({id(e): e for e in engines.values()}.values())
     pacer = None
     if rate is not None or bitrate is not None:
         pacer = Pacer(rate, bitrate, burst, int(tset.class_wire_bits.max()))
@@ -246,7 +248,7 @@ def run_gen(backend: Any, spec: GenSpec, count: int | None = None,
                     qi = (qi + 1) % len(qs)
                 continue
             engine = engines[q]
-            produced = sum(e.frames for e in engines.values())
+            produced = sum(e.frames for e in unique_engines)
             want = batch if count is None else min(batch, count - produced)
             if want <= 0:  # everything produced, only retries left on other queues
                 backend.advance(idle_step)
@@ -319,7 +321,7 @@ def run_gen(backend: Any, spec: GenSpec, count: int | None = None,
         "packets": pk,
         "bytes": by,
         "wire_bits": wb,
-        "probed": sum(e.probed for e in engines.values()),
+        "probed": sum(e.probed for e in unique_engines),
         "pps": pps,
         "wire_bps": wbps,
         "requested_pps": float(rate) if rate is not None else None,
