@@ -42,7 +42,7 @@ def test_hgrm_matches_hdrhistogram(seed):
     for item in ref.get_recorded_iterator():
         run += item.count_at_value_iterated_to
         cum[item.value_iterated_to] = run
-    for value, pct, count in rows:
+    for value, _pct, count in rows:
         v = round(value * 1000)
         assert ref.get_highest_equivalent_value(v) == v
         assert max(c for k, c in cum.items() if k <= v) == count
