@@ -190,3 +190,58 @@ def xdp_features(ifindex: int, netns: str | None = None) -> dict[str, bool] | No
     finally:
         sock.close()
     return {name: bool(bits & bit) for name, bit in NETDEV_XDP_ACT.items()}
+
+
+def link_addresses(ifname: str, netns: str | None = None) -> tuple[str | None, list[str]]:
+    """(MAC, IP addresses) of ``ifname``: what ``gen IFACE`` uses as default source."""
+    with _ipr(netns) as ipr:
+        idx = ipr.link_lookup(ifname=ifname)
+        if not idx:
+            raise InterfaceError(f"no interface named {ifname}", hint="see `ip -br link`")
+        mac = ipr.link("get", index=idx[0])[0].get("IFLA_ADDRESS")
+        addrs = [a.get("IFA_ADDRESS") for a in ipr.get_addr(index=idx[0])]
+    return mac, [a for a in addrs if a and not a.startswith("fe80:")]
+
+
+def neighbour_mac(ifname: str, addr: str, netns: str | None = None) -> str | None:
+    """The neighbour table's MAC for ``addr`` on ``ifname`` (None when there is none)."""
+    import ipaddress
+
+    want = ipaddress.ip_address(addr)
+    family = socket.AF_INET6 if want.version == 6 else socket.AF_INET
+    with _ipr(netns) as ipr:
+        idx = ipr.link_lookup(ifname=ifname)
+        if not idx:
+            return None
+        for n in ipr.get_neighbours(family=family, ifindex=idx[0]):
+            dst = n.get("NDA_DST")
+            if dst and ipaddress.ip_address(dst) == want and n.get("NDA_LLADDR"):
+                if n["state"] & 0x20:  # NUD_FAILED
+                    continue
+                return str(n.get("NDA_LLADDR"))
+    return None
+
+
+def rx_queue_count(ifname: str, netns: str | None = None) -> int | None:
+    """Rx queues in use (``ethtool -l`` current RX + combined; the netlink queue count is
+    the maximum, which a veth may exceed). None when ethtool cannot tell."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("ethtool")
+    if exe is None:
+        return None
+    cmd = [exe, "-l", ifname]
+    if netns:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    if proc.returncode != 0 or "Current hardware settings:" not in proc.stdout:
+        return None
+    cur = proc.stdout.split("Current hardware settings:", 1)[1]
+    total = 0
+    for line in cur.splitlines():
+        key, _, val = line.partition(":")
+        if key.strip() in ("RX", "Combined") and val.strip().isdigit():
+            total += int(val)
+    return total or None
+

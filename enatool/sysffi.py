@@ -187,6 +187,32 @@ def bpf_prog_test_run_xdp(
     return attr.retval, attr.duration
 
 
+class xdp_md(ctypes.Structure):
+    """``struct xdp_md`` as BPF_PROG_RUN's ``ctx_in`` (data offsets, ingress device/queue)."""
+
+    _fields_ = [
+        ("data", ctypes.c_uint32),
+        ("data_end", ctypes.c_uint32),
+        ("data_meta", ctypes.c_uint32),
+        ("ingress_ifindex", ctypes.c_uint32),
+        ("rx_queue_index", ctypes.c_uint32),
+        ("egress_ifindex", ctypes.c_uint32),
+    ]
+
+
+def bpf_prog_run_xdp_live(prog_fd: int, frame, repeat: int, ifindex: int, queue: int = 0,
+                          batch_size: int = 0) -> None:
+    """BPF_PROG_RUN ``frame`` (a ctypes buffer) ``repeat`` times as live frames received
+    on ``ifindex``/``queue`` (resolved in the calling thread's netns): XDP_TX transmits
+    out of that interface. OSError EINTR when a signal cut the run short."""
+    ctx = xdp_md(data=0, data_end=len(frame), ingress_ifindex=ifindex, rx_queue_index=queue)
+    attr = bpf_attr_test_run(
+        prog_fd=prog_fd, data_size_in=len(frame), data_in=ctypes.addressof(frame),
+        repeat=repeat, ctx_size_in=ctypes.sizeof(ctx), ctx_in=ctypes.addressof(ctx),
+        flags=BPF_F_TEST_XDP_LIVE_FRAMES, batch_size=batch_size)
+    bpf(BPF_PROG_TEST_RUN, attr)
+
+
 def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
     """setns(2) for the calling thread only (Python's os.setns exists only from 3.12)."""
     if libc.setns(fd, nstype) != 0:
@@ -375,3 +401,9 @@ def libc_poll():
 def libc_clock_gettime():
     """``int clock_gettime(clockid_t, struct timespec *)``."""
     return _libc_fn("clock_gettime", ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+
+
+def libc_sendmmsg():
+    """``int sendmmsg(int, struct mmsghdr *, unsigned int, int)``."""
+    return _libc_fn("sendmmsg", ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint,
+                    ctypes.c_int)

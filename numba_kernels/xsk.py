@@ -45,7 +45,9 @@ C_PACER_WAITS = 8  # iterations the pacer said "not yet"
 C_IDLE = 9  # Rx iterations with an empty rx_ring
 C_STALLED = 10  # 1 when Tx gave up: descriptors outstanding and no completion for stall_ns
 C_LOOPS = 11
-C_N = 12
+C_T_FIRST = 12  # clock (ns) of the first / last batch produced: the sending window
+C_T_LAST = 13  # gen measures its achieved rate over (thread start, drain excluded)
+C_N = 14
 
 # stop flag values (uint8[1] shared with Python)
 RUN = 0
@@ -241,6 +243,9 @@ def tx_loop(umem, tx_prod, tx_cons, tx_flags, tx_addr, tx_len, tx_mask,
             sent += k
             ctr[C_TX_PACKETS] += k
             ctr[C_TX_BYTES] += nbytes
+            if ctr[C_T_FIRST] == 0:
+                ctr[C_T_FIRST] = now
+            ctr[C_T_LAST] = now
         pending = ring_used(np.int64(tx_prod[0]), np.int64(tx_cons[0]))
         if pending > 0 and (need_wakeup == 0 or (tx_flags[0] & XDP_RING_NEED_WAKEUP)):
             ctr[C_KICKS] += 1

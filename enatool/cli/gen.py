@@ -14,6 +14,7 @@ import time
 import click
 
 from enatool.cli.common import command, json_option
+from enatool.cli.iface import xsk_options
 from enatool.errors import UsageError
 
 
@@ -96,7 +97,24 @@ def traffic_options(func):
               help="Pace at this many bits/s on the wire (frame + 24 B overhead).")
 @click.option("-q", "--queues", type=click.IntRange(1, 128), default=1, show_default=True,
               help="Queues to send on (software device: queue pairs of each device).")
-@click.option("-b", "--batch", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option("-b", "--batch", type=click.IntRange(1, 4096), default=None,
+              help="Frames per batch (default 64; 256 on an interface).")
+@click.option("--engine", type=click.Choice(["afxdp", "xdp-live", "socket"]), default=None,
+              help="IFACE only: AF_XDP Tx loop (default), BPF_PROG_RUN live frames, or "
+                   "kernel UDP sendmmsg.")
+@xsk_options
+@click.option("--src-mac", default=None, help="IFACE only: source MAC (default: IFACE's).")
+@click.option("--dst-mac", default=None,
+              help="IFACE only: destination MAC (default: the neighbour entry of --dst).")
+@click.option("--rss-key", default=None, metavar="HEX",
+              help="--to-queues on IFACE: the receiver's RSS key (default: the Toeplitz "
+                   "test key, as `enatool rss`).")
+@click.option("--rss-queues", type=click.IntRange(1, 128), default=None,
+              help="--to-queues on IFACE: the receiver's Rx queue count (default -q).")
+@click.option("--rss-table", default=None, metavar="Q,Q,..",
+              help="--to-queues on IFACE: the receiver's indirection table.")
+@click.option("--rss-function", type=click.Choice(["toeplitz", "crc32"]), default="toeplitz",
+              show_default=True)
 @click.option("--link-rate", default="100G", show_default=True,
               help="Software device only: rate of the virtual wire (bps, 0 = unlimited).")
 @click.option("--no-llq", is_flag=True, help="Software device only: host placement.")
@@ -107,12 +125,22 @@ def traffic_options(func):
 @click.option("--live/--no-live", default=None,
               help="One line of stats per interval (default: on a terminal).")
 @json_option
-def gen(iface, spec, count, duration, rate, bitrate, queues, batch, link_rate, no_llq,
-        virtual, csv_path, live, as_json):
+def gen(iface, spec, count, duration, rate, bitrate, queues, batch, engine, copy_mode,
+        busy_poll, attach_mode, cpus, netns, force, replace, src_mac, dst_mac, rss_key,
+        rss_queues, rss_table, rss_function, link_rate, no_llq, virtual, csv_path, live,
+        as_json):
     """Generate UDP/TCP frames: flat out or paced, many flows, sizes or IMIX.
 
     Without IFACE the frames cross the software ENA device pair and the receiving side is
     reported too: Rx distribution over queues (RSS), copybreak, interrupts, drops, loss.
+
+    With IFACE the frames leave a real interface (an ENA netdev on EC2, veth here) through
+    --engine afxdp (AF_XDP sockets, one nogil numba loop per -q queue), xdp-live
+    (BPF_PROG_RUN live frames: fastest; flows may differ in ports only, IMIX in runs of one
+    size, pacing in 50 ms bursts; a veth peer needs XDP or GRO) or socket (kernel UDP
+    sendmmsg, the baseline; UDP only, the kernel writes the headers). --dst is required;
+    the source defaults to IFACE's MAC and address. On an `ena` interface the allowance
+    counters (ethtool -S) are reported before/after.
 
     \b
     Examples:
@@ -121,24 +149,166 @@ def gen(iface, spec, count, duration, rate, bitrate, queues, batch, link_rate, n
       enatool gen -q 4 --to-queues 1,3 -c 10000     flows crafted to land on Rx 1 and 3
       enatool gen --rate 1M -d 2 --virtual          1 Mpps for 2 virtual seconds
       enatool gen --json > run.json                 summary as JSON
+      enatool gen eth1 --dst 10.0.0.2 --rate 1M -d 5    1 Mpps for 5 s on eth1
+      enatool gen veth0 --netns a --dst 198.18.0.2 --engine xdp-live -c 10M
     """
+    iface_only = {"--engine": engine is not None, "-C": copy_mode != "auto",
+                  "-B": busy_poll, "-A": attach_mode != "auto", "--cpu": cpus is not None,
+                  "--netns": netns is not None, "--force": force, "--replace": replace,
+                  "--src-mac": src_mac is not None, "--dst-mac": dst_mac is not None,
+                  "--rss-key": rss_key is not None, "--rss-queues": rss_queues is not None,
+                  "--rss-table": rss_table is not None}
     if iface:
-        raise UsageError("traffic on a real interface needs the AF_XDP backend, which is "
-                         "not in this build yet", hint="run without IFACE for the software "
-                         "ENA device pair; `enatool doctor` shows what AF_XDP needs")
+        soft_only = {"--link-rate": link_rate != "100G", "--no-llq": no_llq,
+                     "--virtual": virtual}
+        used = [k for k, v in soft_only.items() if v]
+        if used:
+            raise UsageError(f"{', '.join(used)} apply to the software device only",
+                             hint="drop them, or drop IFACE")
+        rate_v, bitrate_v = _rates(rate, bitrate)
+        if count is None and duration is None:
+            count = 1_000_000
+        _run_iface(iface, spec, count, duration, rate_v, bitrate_v, queues, batch or 256,
+                   engine or "afxdp", copy_mode, busy_poll, attach_mode, cpus, netns, force,
+                   replace, src_mac, dst_mac, (rss_key, rss_queues, rss_table, rss_function),
+                   csv_path, live, as_json)
+        return
+    used = [k for k, v in iface_only.items() if v]
+    if used:
+        raise UsageError(f"{', '.join(used)} need an interface (IFACE)",
+                         hint="e.g. enatool gen eth1 --dst 10.0.0.2 ...")
+    batch = batch or 64
     if virtual and duration is None:
         raise UsageError("--virtual needs --duration")
+    rate_v, bitrate_v = _rates(rate, bitrate)
+    link = _rate(link_rate)
+    if count is None and duration is None:
+        count = 1_000_000
+    _run_soft(spec, count, duration, rate_v, bitrate_v, queues, batch, link or None,
+              not no_llq, virtual, csv_path, live, as_json)
+
+
+def _rates(rate, bitrate):
     rate_v, bitrate_v = _rate(rate), _rate(bitrate)
     if rate_v is not None and bitrate_v is not None:
         raise UsageError("--rate and --bitrate exclude each other")
     for name, v in (("--rate", rate_v), ("--bitrate", bitrate_v)):
         if v is not None and v <= 0:
             raise UsageError(f"{name} must be positive")
-    link = _rate(link_rate)
-    if count is None and duration is None:
-        count = 1_000_000
-    _run_soft(spec, count, duration, rate_v, bitrate_v, queues, batch, link or None,
-              not no_llq, virtual, csv_path, live, as_json)
+    return rate_v, bitrate_v
+
+
+def _iface_spec(spec, iface, netns, src_mac, dst_mac, rss, queues):
+    """Fill what the interface knows: source MAC/address, destination MAC, RSS config."""
+    import dataclasses
+    import ipaddress
+
+    from enatool import netdev
+    from enatool.gen.templates import parse_addr_range, parse_mac
+
+    if spec.dst is None:
+        raise UsageError("gen IFACE needs --dst (the receiver's address)",
+                         hint="e.g. --dst 198.18.0.2")
+    mac, addrs = netdev.link_addresses(iface, netns)
+    fields = {}
+    if spec.src is None:
+        want = 6 if spec.ipv6 else 4
+        mine = [a for a in addrs if ipaddress.ip_address(a).version == want]
+        if mine:
+            fields["src"] = mine[0]
+    fields["src_mac"] = src_mac or mac or spec.src_mac
+    if dst_mac is None:
+        lo, _ = parse_addr_range(spec.dst, spec.ipv6)
+        first = str(ipaddress.ip_address(lo))
+        dst_mac = netdev.neighbour_mac(iface, first, netns)
+        if dst_mac is None:
+            where = f"ip -n {netns} neigh" if netns else "ip neigh"
+            raise UsageError(f"no neighbour entry for {first} on {iface}",
+                             hint=f"pass --dst-mac, or add one (`{where} replace {first} "
+                                  f"lladdr MAC dev {iface}`)")
+    fields["dst_mac"] = dst_mac
+    for m in (fields["src_mac"], fields["dst_mac"]):
+        parse_mac(m)
+    if spec.to_queues:
+        from enatool.rss import program as rssprog
+
+        key, nq, table, function = rss
+        fields["rss"] = rssprog.build_config(
+            key=key, fixed_key=False, function=function, convention="linux",
+            init_value=None, queues=nq or queues, table_size=128, table=table, sort=True)
+    return dataclasses.replace(spec, **fields)
+
+
+def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, engine, copy_mode,
+               busy_poll, attach_mode, cpus, netns, force, replace, src_mac, dst_mac, rss,
+               csv_path, live, as_json):
+    from enatool.cli.iface import doctor_hint, parse_cpus, require_root, stop_on_signals
+    from enatool.gen.iface import run_gen_iface
+    from enatool.gen.templates import build_templates
+    from enatool.report.csvout import CsvSeries
+    from enatool.report.stats import LiveStats
+
+    cpu_list = parse_cpus(cpus)
+    require_root(iface)
+    spec = _iface_spec(spec, iface, netns, src_mac, dst_mac, rss, queues)
+    tset = build_templates(spec)
+    qs = list(range(queues))
+    csv = CsvSeries(csv_path, qs) if csv_path else None
+    show = (sys.stdout.isatty() and not as_json) if live is None else live
+    ticker = LiveStats(sys.stderr if as_json else sys.stdout, force=bool(show), csv=csv)
+    on_tick = ticker if (show or csv) else None
+    try:
+        with stop_on_signals(), doctor_hint(iface), _tx_engine(
+                engine, iface, netns, qs, batch, copy_mode, busy_poll, attach_mode, force,
+                replace, cpu_list) as tx:
+            if show:
+                ticker.start(f"gen on {iface} ({engine})")
+            summary = run_gen_iface(tx, spec, count, duration, rate, bitrate,
+                                    on_tick=on_tick, tset=tset)
+    finally:
+        if csv is not None:
+            csv.close()
+    _print_iface(summary, as_json)
+
+
+def _tx_engine(engine, iface, netns, qs, batch, copy_mode, busy_poll, attach_mode, force,
+               replace, cpus):
+    """The CLI picks the backend (programs never import one)."""
+    if engine == "afxdp":
+        from enatool.backends.afxdp.backend import AfxdpBackend
+
+        return AfxdpBackend(iface, netns, queues=qs, rx=False, tx=True, batch=batch,
+                            copy=copy_mode, busy_poll=busy_poll, xdp_mode=attach_mode,
+                            replace=replace, force=force, cpus=cpus)
+    if engine == "xdp-live":
+        from enatool.backends.afxdp.xdp_live import XdpLiveTx
+
+        return XdpLiveTx(iface, netns, queues=qs, force=force, cpus=cpus)
+    from enatool.backends.udpsock import SocketTx
+
+    return SocketTx(iface, netns, queues=qs, batch=batch, force=force, cpus=cpus)
+
+
+def _print_iface(summary, as_json):
+    from enatool.cli.iface import allowance_lines, emit, mode_line
+    from enatool.report.stats import si, summary_lines
+
+    def lines(s):
+        out = summary_lines(s)
+        out.insert(1, mode_line(s))
+        if s.get("requested_pps") or s.get("requested_bps"):
+            out.insert(3, f"  achieved over the {s['send_window_s']:.3f} s sending window: "
+                          f"{si(s['achieved_pps'], 'pps')}, "
+                          f"{si(s['achieved_wire_bps'], 'b/s')}")
+        c = s.get("cpu") or {}
+        if c:
+            share = c.get("user_share")
+            out.append(f"  cpu: user {c['user_s']:.2f} s, system {c['sys_s']:.2f} s"
+                       + (f" ({100 * share:.1f} % of machine busy time in user space)"
+                          if share is not None else ""))
+        return out + allowance_lines(s)
+
+    emit(summary, as_json, lines)
 
 
 def _run_soft(spec, count, duration, rate, bitrate, queues, batch, link_rate, llq, virtual,

@@ -20,6 +20,7 @@ _COMMANDS = {
     "moderation": "enatool.cli.moderation:moderation",
     "reflect": "enatool.cli.reflect:reflect",
     "rss": "enatool.cli.rss:rss",
+    "sink": "enatool.cli.sink:sink",
 }
 
 

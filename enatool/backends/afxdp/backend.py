@@ -307,6 +307,7 @@ class AfxdpBackend(Backend):
             "wire_bits": (by + eng.WIRE_OVERHEAD * pk) * 8,
             "probed": int(sum(int(s.fe_state[fe.ST_PROBED]) for s in states)),
             "pps": pk / dur if dur > 0 else 0.0,
+            "send_window_s": eng.send_window(c[:, kx.C_T_FIRST], c[:, kx.C_T_LAST]),
             "stalled": bool(c[:, kx.C_STALLED].any()),
             "per_queue": [self._qrow(q, c[i]) for i, q in enumerate(self.queues)],
         }

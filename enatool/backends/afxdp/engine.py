@@ -34,6 +34,15 @@ from numba_kernels import xsk as kx
 WIRE_OVERHEAD = 24  # FCS + preamble/SFD + IFG bytes per frame (gen.templates.WIRE_OVERHEAD)
 STALL_NS = 2_000_000_000
 PACER_BURST = 32  # frames
+#: the bucket also holds this much credit, so a worker descheduled for a few ms (2 vCPUs,
+#: softirq on the same core) catches up instead of forfeiting rate; bursts stay <= 5 ms
+PACER_WINDOW_S = 0.05
+
+
+def pacer_burst(per_queue_rate: int, by_frames: bool, max_wire_bits: int) -> int:
+    """Bucket depth (frames or wire bits) for one queue's pacer."""
+    floor = PACER_BURST * (1 if by_frames else max_wire_bits)
+    return max(floor, int(per_queue_rate * PACER_WINDOW_S))
 
 
 class _Libc:
@@ -115,6 +124,14 @@ def run_workers(workers: Sequence[Worker], stop: np.ndarray,
     return interrupted
 
 
+def send_window(first_ns: np.ndarray, last_ns: np.ndarray) -> float:
+    """Seconds from the first to the last batch sent over all queues (0 if none)."""
+    used = first_ns > 0
+    if not used.any():
+        return 0.0
+    return float(int(last_ns[used].max()) - int(first_ns[used].min())) / 1e9
+
+
 def split(total: int | None, parts: int) -> list[int]:
     """``total`` spread over ``parts`` (-1 each when unlimited)."""
     if total is None:
@@ -155,8 +172,8 @@ def tx_states(tset: Any, socks: Sequence[XskSocket], batch: int, rate: float | N
         pstate = np.zeros(kp.PS_N, np.int64)
         if paced_rate is not None:
             per_q = max(int(paced_rate) // nq + (1 if i < int(paced_rate) % nq else 0), 1)
-            burst = PACER_BURST * (1 if rate is not None else int(tset.class_wire_bits.max()))
-            kp.pacer_init(pstate, per_q, burst)
+            kp.pacer_init(pstate, per_q, pacer_burst(per_q, rate is not None,
+                                                     int(tset.class_wire_bits.max())))
         umem = s.umem
         assert umem is not None
         if tset.max_frame_len > umem.frame_size:
