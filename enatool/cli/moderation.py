@@ -479,8 +479,9 @@ def recommend(iface, settings, profiles, profiles_file, duration, seed, link_rat
     click.echo(f"objective {objective}: {ch['setting']['label']}"
                + ("" if ch["feasible"] else "  (NO setting meets the constraints: "
                   + "; ".join(ch["violations"][:3]) + ")"))
-    click.echo("ranking: " + ", ".join(f"{r['setting']} {r['score']:.3f}"
-                                       for r in doc["ranking"]))
+    click.echo("ranking: " + ", ".join(
+        f"{r['setting']} {r['score']:.3f}{'' if r['feasible'] else ' (over limits)'}"
+        for r in doc["ranking"]))
     _gain_lines(ch["gains_vs_default"], "vs driver default (dim/tx64)")
     click.echo("apply:")
     for c in doc["commands"]:

@@ -42,7 +42,7 @@ def peer_reflector(netns: str | None, bind: str, port: int, seconds: float):
            "--no-busy-poll", "--quiet", "-d", f"{seconds:g}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        time.sleep(1.5)  # bind before the first probe
+        time.sleep(3.0)  # numba import + bind before the first probe
         if proc.poll() is not None:
             err = proc.stderr.read().decode().strip() if proc.stderr else ""
             raise UsageError(f"the reflector in {netns} did not start: {err}")
@@ -112,7 +112,7 @@ def run_real_cell(iface: str, peer: str, port: int, prof: dict, duration: float)
     try:
         cfg = LatencyConfig(iface=iface, dst=f"{peer}:{port}", mode="socket", poll="block",
                             count=None, duration=duration, warmup=10, rate=rate,
-                            size=max(size, 64))
+                            size=max(size, 70))
         summary, _ = run_socket(cfg)
     finally:
         for b in blasters:
