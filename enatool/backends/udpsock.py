@@ -7,6 +7,8 @@ the whole loop in nogil code, one thread per ``-q`` queue (each owning every Q-t
 The payload is the template's (probe header included, so ``sink`` checks sequences); the
 kernel writes the headers, so MACs come from its neighbour table and TTL/TOS/VLAN from its
 own settings. UDP only: TCP needs a connection, which is not a traffic generator's job here.
+With Tx checksum offload (veth, ENA) the UDP checksum is left to the device; a veth never
+fills it in, so a ``sink`` on the veth peer sees the partial sum: run it with --no-verify.
 """
 
 from __future__ import annotations

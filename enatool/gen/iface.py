@@ -185,7 +185,8 @@ def gen_summary(raw: dict[str, Any], tset: Any, *, count: int | None, rate: floa
         "traffic": {"ipv6": spec.ipv6, "proto": spec.proto, "vlan": spec.vlan,
                     "sizes": [list(s) for s in tset.sizes], "flows": len(tset.flows),
                     "mean_frame_len": tset.mean_frame_len(),
-                    "src_mac": spec.src_mac, "dst_mac": spec.dst_mac},
+                    "src_mac": spec.src_mac, "dst_mac": spec.dst_mac,
+                    "flow_table": _flow_table(tset)},
         "stopped_by": stopped,
         "duration_s": dur,
         "send_window_s": window,
@@ -211,6 +212,14 @@ def gen_summary(raw: dict[str, Any], tset: Any, *, count: int | None, rate: floa
         "ena_allowance": allowance,
         "per_queue": per_queue,
     }
+
+
+def _flow_table(tset: Any) -> list[list[Any]] | None:
+    """[[src, dst, sport, dport, crafted Rx queue or -1]] per flow id (up to PER_FLOW_MAX)."""
+    f = tset.flows
+    if len(f) > PER_FLOW_MAX:
+        return None
+    return [[*f.tuple(i), int(f.queue[i])] for i in range(len(f))]
 
 
 # -- sink ---------------------------------------------------------------------------------------
