@@ -127,7 +127,7 @@ def _due(st, seq, warmup, count, now, deadline_ns, flag):
     """True while more probes may be sent (``flag`` 1 = stop sending, drain answers)."""
     if flag != 0 or (count >= 0 and seq >= warmup + count):
         return False
-    return not (deadline_ns > 0 and now >= deadline_ns and seq >= warmup)
+    return not (deadline_ns > 0 and now >= deadline_ns)
 
 
 @njit
