@@ -205,6 +205,7 @@ class SocketTx:
             "send_window_s": eng.send_window(counters[:, km.S_T_FIRST],
                                              counters[:, km.S_T_LAST]),
             "errors": int(counters[:, km.S_ERRORS].sum()),
+            "worker_cpu": eng.worker_cpu(workers),
             "per_queue": [{"queue": self.queues[i], "tx_packets": int(counters[i, 0]),
                            "tx_bytes": int(counters[i, 1]) + po * int(counters[i, 0]),
                            "calls": int(counters[i, km.S_CALLS]),

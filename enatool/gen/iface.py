@@ -209,6 +209,7 @@ def gen_summary(raw: dict[str, Any], tset: Any, *, count: int | None, rate: floa
         "per_flow_sent": None if seq_next is None or len(seq_next) > PER_FLOW_MAX
         else [int(x) for x in seq_next],
         "cpu": cpu,
+        "worker_cpu": raw.get("worker_cpu"),
         "ena_allowance": allowance,
         "per_queue": per_queue,
     }

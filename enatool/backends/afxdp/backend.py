@@ -285,7 +285,8 @@ class AfxdpBackend(Backend):
         interrupted = eng.run_workers(workers, stop, ticker.poll)
         t1 = time.monotonic_ns()
         ticker.final()
-        return self._tx_summary(counters, t1 - t0, interrupted, tset, states)
+        return {**self._tx_summary(counters, t1 - t0, interrupted, tset, states),
+                "worker_cpu": eng.worker_cpu(workers)}
 
     def _tx_snapshot(self, counters: np.ndarray) -> dict[str, Any]:
         c = counters.copy()

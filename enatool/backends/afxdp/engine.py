@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -74,9 +75,13 @@ class Worker:
     result: Any = None
     error: BaseException | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
+    cpu_user_s: float = 0.0  # this thread's CPU time in the kernel call (RUSAGE_THREAD)
+    cpu_sys_s: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def _body(self) -> None:
         old = None
+        ru0 = resource.getrusage(resource.RUSAGE_THREAD)
         try:
             if self.cpu is not None:
                 old = os.sched_getaffinity(0)
@@ -87,6 +92,10 @@ class Worker:
         finally:
             if old is not None:
                 os.sched_setaffinity(0, old)
+            ru1 = resource.getrusage(resource.RUSAGE_THREAD)
+            self.cpu_user_s = ru1.ru_utime - ru0.ru_utime
+            self.cpu_sys_s = ru1.ru_stime - ru0.ru_stime
+            self.done.set()
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._body, name=f"xsk-q{self.queue}",
@@ -98,16 +107,21 @@ def run_workers(workers: Sequence[Worker], stop: np.ndarray,
                 on_poll: Callable[[], None] | None = None, poll_s: float = 0.05,
                 interrupt_flag: int = kx.STOP_DRAIN) -> bool:
     """Start ``workers``, wait for all; Ctrl-C sets ``stop`` (a second one: STOP_NOW).
-    Returns True if interrupted. Re-raises the first worker error."""
+    Returns True if interrupted. Re-raises the first worker error.
+
+    Waiting uses each worker's ``done`` event, never ``Thread.join(timeout)``: in CPython
+    3.11 a KeyboardInterrupt landing inside a timed join can mark a thread that is still
+    running as stopped (its tstate lock gets released), and the caller would then unmap
+    rings the nogil loop is still using.
+    """
     interrupted = False
     for w in workers:
         w.start()
     try:
-        while any(w.thread is not None and w.thread.is_alive() for w in workers):
+        while not all(w.done.is_set() for w in workers):
             try:
                 for w in workers:
-                    if w.thread is not None:
-                        w.thread.join(poll_s / max(len(workers), 1))
+                    w.done.wait(poll_s / max(len(workers), 1))
                 if on_poll is not None:
                     on_poll()
             except KeyboardInterrupt:
@@ -115,6 +129,13 @@ def run_workers(workers: Sequence[Worker], stop: np.ndarray,
                 interrupted = True
     finally:
         stop[0] = max(int(stop[0]), interrupt_flag)
+        while not all(w.done.is_set() for w in workers):
+            try:
+                for w in workers:
+                    w.done.wait(poll_s)
+            except KeyboardInterrupt:
+                stop[0] = kx.STOP_NOW
+                interrupted = True
         for w in workers:
             if w.thread is not None:
                 w.thread.join()
@@ -122,6 +143,14 @@ def run_workers(workers: Sequence[Worker], stop: np.ndarray,
         if w.error is not None:
             raise w.error
     return interrupted
+
+
+def worker_cpu(workers: Sequence[Worker]) -> dict[str, float]:
+    """User and system CPU seconds the data-path threads used (setup excluded)."""
+    user = sum(w.cpu_user_s for w in workers)
+    sys_ = sum(w.cpu_sys_s for w in workers)
+    return {"user_s": user, "sys_s": sys_,
+            "user_share": user / (user + sys_) if user + sys_ > 0 else None}
 
 
 def send_window(first_ns: np.ndarray, last_ns: np.ndarray) -> float:

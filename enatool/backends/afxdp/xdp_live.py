@@ -158,6 +158,7 @@ class XdpLiveTx:
             "wire_bits": int(counters[:, 2].sum()), "probed": probed,
             "pps": pk / dur if dur > 0 else 0.0, "stalled": False,
             "send_window_s": eng.send_window(counters[:, 3], counters[:, 4]),
+            "worker_cpu": eng.worker_cpu(workers),
             "per_queue": [{"queue": q, "tx_packets": int(counters[i, 0]),
                            "tx_bytes": int(counters[i, 1])}
                           for i, q in enumerate(self.queues)],
