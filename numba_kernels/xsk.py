@@ -54,6 +54,11 @@ RUN = 0
 STOP_DRAIN = 1  # stop producing, wait for outstanding completions (up to stall_ns)
 STOP_NOW = 2
 
+#: tx_loop fill mode besides fieldengine.MODE_FULL / MODE_FIELDS: descriptors point at
+#: prebuilt frames (``static_addrs``/``static_lens``, one per schedule position) that are
+#: never rewritten. Copy mode copies at the kick, so one frame may be queued many times.
+MODE_STATIC = 2
+
 
 # ---------------------------------------------------------------------------------------------
 # ring arithmetic (also used one call per batch from Python by the slot API)
@@ -179,8 +184,11 @@ def tx_loop(umem, tx_prod, tx_cons, tx_flags, tx_addr, tx_len, tx_mask,
             flow_dport, size_sched, flow_sched, sched_lcm, flow_idx, seq_next, fe_state,
             slot_class, stride, fill_mode, pstate, paced, class_bits, cost_buf,
             count, deadline_ns, stall_ns, stop, batch, need_wakeup, fd, sendto_fn,
-            clock_fn, ts, counters, row):
+            clock_fn, ts, counters, row, static_addrs, static_lens):
     """Send until ``count`` frames (-1: no limit), ``deadline_ns`` (0: none) or ``stop``.
+
+    ``fill_mode`` MODE_STATIC (copy mode only): no per-frame writes; frame ``g`` is the
+    prebuilt ``static_addrs[g % n]`` and completions are only counted.
 
     Per iteration: reap the comp_ring into the free-frame stack, ask the pacer (when
     ``paced``: 1 frames, 2 wire bits with ``class_bits`` per size class), let the field
@@ -193,10 +201,17 @@ def tx_loop(umem, tx_prod, tx_cons, tx_flags, tx_addr, tx_len, tx_mask,
     last_progress = now
     sent = np.int64(0)
     p_sched = size_sched.shape[0]
+    static = fill_mode == MODE_STATIC
+    n_static = static_addrs.shape[0]
     while True:
         now = monotonic_ns(clock_fn, ts)
         ctr[C_LOOPS] += 1
-        done = _reap(cq_prod, cq_cons, cq_addr, cq_mask, stack, st)
+        if static:
+            c = np.int64(cq_cons[0])
+            done = ring_used(np.int64(cq_prod[0]), c)
+            cq_cons[0] = np.uint32((c + done) & U32)
+        else:
+            done = _reap(cq_prod, cq_cons, cq_addr, cq_mask, stack, st)
         if done > 0:
             ctr[C_TX_COMPLETED] += done
             last_progress = now
@@ -215,7 +230,7 @@ def tx_loop(umem, tx_prod, tx_cons, tx_flags, tx_addr, tx_len, tx_mask,
         k = np.int64(0)
         if not limit:
             k = batch
-            if st[0] < k:
+            if not static and st[0] < k:
                 k = st[0]
             free = ring_free(np.int64(tx_prod[0]), np.int64(tx_cons[0]), tx_mask + 1)
             if free < k:
@@ -234,11 +249,21 @@ def tx_loop(umem, tx_prod, tx_cons, tx_flags, tx_addr, tx_len, tx_mask,
             if k == 0 and paced != 0:
                 ctr[C_PACER_WAITS] += 1
         if k > 0:
-            stack_pop(stack, st, addrs_buf, k)
-            nbytes = fill_frames(umem, addrs_buf, lens_buf, k, templates, frame_len,
-                                 probe_len, layout, flow_src, flow_dst, flow_sport,
-                                 flow_dport, size_sched, flow_sched, sched_lcm, flow_idx,
-                                 seq_next, fe_state, slot_class, stride, now, fill_mode)
+            if static:
+                g = fe_state[ST_PKT]
+                nbytes = np.int64(0)
+                for i in range(k):
+                    j = (g + i) % n_static
+                    addrs_buf[i] = static_addrs[j]
+                    lens_buf[i] = static_lens[j]
+                    nbytes += static_lens[j]
+                fe_state[ST_PKT] = g + k
+            else:
+                stack_pop(stack, st, addrs_buf, k)
+                nbytes = fill_frames(umem, addrs_buf, lens_buf, k, templates, frame_len,
+                                     probe_len, layout, flow_src, flow_dst, flow_sport,
+                                     flow_dport, size_sched, flow_sched, sched_lcm, flow_idx,
+                                     seq_next, fe_state, slot_class, stride, now, fill_mode)
             produce_descs(tx_prod, tx_cons, tx_addr, tx_len, tx_mask, addrs_buf, lens_buf, k)
             sent += k
             ctr[C_TX_PACKETS] += k

@@ -99,6 +99,10 @@ def traffic_options(func):
               help="Queues to send on (software device: queue pairs of each device).")
 @click.option("-b", "--batch", type=click.IntRange(1, 4096), default=None,
               help="Frames per batch (default 64; 256 on an interface).")
+@click.option("--fill", type=click.Choice(["fields", "full", "static"]), default=None,
+              help="IFACE afxdp: per-frame field rewrite (default: sequence, timestamp, "
+                   "checksums), full template copy, or static prebuilt frames (no probe "
+                   "header, least CPU).")
 @click.option("--engine", type=click.Choice(["afxdp", "xdp-live", "socket"]), default=None,
               help="IFACE only: AF_XDP Tx loop (default), BPF_PROG_RUN live frames, or "
                    "kernel UDP sendmmsg.")
@@ -125,7 +129,7 @@ def traffic_options(func):
 @click.option("--live/--no-live", default=None,
               help="One line of stats per interval (default: on a terminal).")
 @json_option
-def gen(iface, spec, count, duration, rate, bitrate, queues, batch, engine, copy_mode,
+def gen(iface, spec, count, duration, rate, bitrate, queues, batch, fill, engine, copy_mode,
         busy_poll, attach_mode, cpus, netns, force, replace, src_mac, dst_mac, rss_key,
         rss_queues, rss_table, rss_function, link_rate, no_llq, virtual, csv_path, live,
         as_json):
@@ -152,7 +156,8 @@ def gen(iface, spec, count, duration, rate, bitrate, queues, batch, engine, copy
       enatool gen eth1 --dst 10.0.0.2 --rate 1M -d 5    1 Mpps for 5 s on eth1
       enatool gen veth0 --netns a --dst 198.18.0.2 --engine xdp-live -c 10M
     """
-    iface_only = {"--engine": engine is not None, "-C": copy_mode != "auto",
+    iface_only = {"--engine": engine is not None, "--fill": fill is not None,
+                  "-C": copy_mode != "auto",
                   "-B": busy_poll, "-A": attach_mode != "auto", "--cpu": cpus is not None,
                   "--netns": netns is not None, "--force": force, "--replace": replace,
                   "--src-mac": src_mac is not None, "--dst-mac": dst_mac is not None,
@@ -168,10 +173,16 @@ def gen(iface, spec, count, duration, rate, bitrate, queues, batch, engine, copy
         rate_v, bitrate_v = _rates(rate, bitrate)
         if count is None and duration is None:
             count = 1_000_000
+        if fill is not None and (engine or "afxdp") != "afxdp":
+            raise UsageError("--fill applies to --engine afxdp")
+        if fill == "static":
+            import dataclasses
+
+            spec = dataclasses.replace(spec, probe="off")
         _run_iface(iface, spec, count, duration, rate_v, bitrate_v, queues, batch or 256,
-                   engine or "afxdp", copy_mode, busy_poll, attach_mode, cpus, netns, force,
-                   replace, src_mac, dst_mac, (rss_key, rss_queues, rss_table, rss_function),
-                   csv_path, live, as_json)
+                   fill or "fields", engine or "afxdp", copy_mode, busy_poll, attach_mode,
+                   cpus, netns, force, replace, src_mac, dst_mac,
+                   (rss_key, rss_queues, rss_table, rss_function), csv_path, live, as_json)
         return
     used = [k for k, v in iface_only.items() if v]
     if used:
@@ -239,9 +250,9 @@ def _iface_spec(spec, iface, netns, src_mac, dst_mac, rss, queues):
     return dataclasses.replace(spec, **fields)
 
 
-def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, engine, copy_mode,
-               busy_poll, attach_mode, cpus, netns, force, replace, src_mac, dst_mac, rss,
-               csv_path, live, as_json):
+def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, fill, engine,
+               copy_mode, busy_poll, attach_mode, cpus, netns, force, replace, src_mac,
+               dst_mac, rss, csv_path, live, as_json):
     from enatool.cli.iface import doctor_hint, parse_cpus, require_root, stop_on_signals
     from enatool.gen.iface import run_gen_iface
     from enatool.gen.templates import build_templates
@@ -264,7 +275,7 @@ def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, engin
             if show:
                 ticker.start(f"gen on {iface} ({engine})")
             summary = run_gen_iface(tx, spec, count, duration, rate, bitrate,
-                                    on_tick=on_tick, tset=tset)
+                                    fill_mode=fill, on_tick=on_tick, tset=tset)
     finally:
         if csv is not None:
             csv.close()

@@ -20,6 +20,9 @@ from enatool.cli.iface import xsk_options
 @click.option("-q", "--queues", type=click.IntRange(1, 64), default=None,
               help="Receive on queues 0..N-1 (default: every Rx queue).")
 @click.option("-b", "--batch", type=click.IntRange(1, 4096), default=256, show_default=True)
+@click.option("--ring-size", type=click.Choice(["1024", "2048", "4096", "8192"]),
+              default="2048", show_default=True,
+              help="AF_XDP ring entries (and Rx frames) per queue: room for bursts.")
 @xsk_options
 @click.option("--proto", type=click.Choice(["udp", "tcp"]), default=None,
               help="Filter: only this protocol goes to enatool (the rest to the kernel).")
@@ -37,9 +40,9 @@ from enatool.cli.iface import xsk_options
 @click.option("--live/--no-live", default=None,
               help="One line of stats per second (default: on a terminal).")
 @json_option
-def sink(iface, count, duration, queues, batch, copy_mode, busy_poll, attach_mode, cpus, netns,
-         force, replace, proto, src, dst, sport, dport, flows, window, no_verify, csv_path,
-         live, as_json):
+def sink(iface, count, duration, queues, batch, ring_size, copy_mode, busy_poll, attach_mode,
+         cpus, netns, force, replace, proto, src, dst, sport, dport, flows, window, no_verify,
+         csv_path, live, as_json):
     """Receive on IFACE through AF_XDP (an XDP program redirects to one socket per queue).
 
     With filter options only matching UDP/TCP traffic goes to enatool; ARP, SSH and the
@@ -82,6 +85,7 @@ def sink(iface, count, duration, queues, batch, copy_mode, busy_poll, attach_mod
     try:
         with stop_on_signals(), doctor_hint(iface), AfxdpBackend(
                 iface, netns, queues=qs, rx=True, tx=False, batch=batch, copy=copy_mode,
+                ring_size=int(ring_size),
                 busy_poll=busy_poll, xdp_mode=attach_mode, filter=flt or None,
                 replace=replace, force=force, cpus=cpu_list) as rx:
             # the start line always goes out (stderr unless live on stdout): scripts wait

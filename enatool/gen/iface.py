@@ -178,7 +178,7 @@ def gen_summary(raw: dict[str, Any], tset: Any, *, count: int | None, rate: floa
         "netns": netns,
         "end": 0,
         "queues": [r["queue"] for r in raw.get("per_queue", [])],
-        "fill_mode": "full" if fill_mode == "full" else "fields",
+        "fill_mode": fill_mode if fill_mode in ("full", "static") else "fields",
         "xdp_mode": raw.get("xdp_mode"),
         "bind_mode": raw.get("bind_mode"),
         "batch": raw.get("batch"),

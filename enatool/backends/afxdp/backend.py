@@ -48,7 +48,8 @@ from numba_kernels import fieldengine as fe
 from numba_kernels import seqcheck as sc
 from numba_kernels import xsk as kx
 
-FILL_MODES = {"full": fe.MODE_FULL, "fields": fe.MODE_FIELDS, "fields-only": fe.MODE_FIELDS}
+FILL_MODES = {"full": fe.MODE_FULL, "fields": fe.MODE_FIELDS, "fields-only": fe.MODE_FIELDS,
+              "static": kx.MODE_STATIC}
 PROTOS = {"udp": 17, "tcp": 6}
 
 
@@ -255,7 +256,8 @@ class AfxdpBackend(Backend):
         for the aggregate. Returns counters (frames are counted when produced; the run
         waits for their completions, see ``completed`` and ``stalled``)."""
         if fill_mode not in FILL_MODES:
-            raise UsageError(f"unknown fill mode {fill_mode!r}", hint="use full or fields")
+            raise UsageError(f"unknown fill mode {fill_mode!r}",
+                             hint="use full, fields or static")
         if rate is not None and bitrate is not None:
             raise UsageError("give at most one of rate and bitrate")
         socks = [self.socks[q] for q in self.queues]
@@ -264,6 +266,9 @@ class AfxdpBackend(Backend):
         states, paced = eng.tx_states(tset, socks, self.batch, rate, bitrate)
         if seq_next is None:
             seq_next = np.zeros(len(tset.flows), np.int64)
+        if fill_mode == "static":
+            for s, st in zip(socks, states, strict=True):
+                eng.build_static(tset, s, st, np.zeros(len(tset.flows), np.int64))
         libc = eng._Libc.get()
         nq = len(socks)
         counters = np.zeros((nq, kx.C_N), np.int64)
@@ -282,7 +287,15 @@ class AfxdpBackend(Backend):
             counters, i, libc, np.zeros(2, np.int64)), self._cpu(i))
             for i, (q, s, st) in enumerate(zip(self.queues, socks, states, strict=True))]
         ticker = _Ticker(on_tick, tick_interval, t0, lambda: self._tx_snapshot(counters))
-        interrupted = eng.run_workers(workers, stop, ticker.poll)
+        try:
+            interrupted = eng.run_workers(workers, stop, ticker.poll)
+        finally:
+            for s, st in zip(socks, states, strict=True):  # static frames back to the stack
+                n = len(st.static_addrs)
+                if n:
+                    top = int(s.tx_depth[0])
+                    s.tx_stack[top:top + n] = st.static_addrs
+                    s.tx_depth[0] = top + n
         t1 = time.monotonic_ns()
         ticker.final()
         return {**self._tx_summary(counters, t1 - t0, interrupted, tset, states),

@@ -184,6 +184,34 @@ class TxQueueState:
     addrs: np.ndarray
     lens: np.ndarray
     cost: np.ndarray
+    static_addrs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    static_lens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def build_static(tset: Any, s: XskSocket, st: TxQueueState, seq_next: np.ndarray) -> None:
+    """Prebuild one frame per schedule position of this queue in its own Tx frames (taken
+    off the free stack for the run) for MODE_STATIC. The period is lcm(sizes, flows)."""
+    if s.zerocopy:
+        raise UsageError("--fill static needs copy mode (zero-copy sends the frame itself)",
+                         hint="use -C copy, or --fill fields")
+    period = int(st.sched_lcm)
+    if period > int(s.tx_depth[0]) // 2:
+        raise UsageError(f"--fill static needs {period} prebuilt frames (sizes x flows), "
+                         f"more than half of the {int(s.tx_depth[0])} Tx frames",
+                         hint="fewer --flows or sizes, or --fill fields")
+    umem = s.umem
+    assert umem is not None
+    top = int(s.tx_depth[0])
+    addrs = s.tx_stack[top - period:top][::-1].copy()
+    s.tx_depth[0] = top - period
+    lens = np.zeros(period, np.int64)
+    fe.fill_frames(umem.buf, addrs, lens, period, tset.templates, tset.frame_len,
+                   tset.probe_len, tset.layout, tset.flows.src, tset.flows.dst,
+                   tset.flows.sport, tset.flows.dport, tset.size_sched, st.flow_sched,
+                   st.sched_lcm, np.zeros(0, np.int32), seq_next, st.fe_state,
+                   st.slot_class, umem.frame_size, 0, fe.MODE_FULL)
+    st.fe_state[:] = 0
+    st.static_addrs, st.static_lens = addrs, lens
 
 
 def tx_states(tset: Any, socks: Sequence[XskSocket], batch: int, rate: float | None,
@@ -234,7 +262,7 @@ def tx_args(s: XskSocket, st: TxQueueState, tset: Any, seq_next: np.ndarray, fil
             np.zeros(0, np.int32), seq_next, st.fe_state, st.slot_class, umem.frame_size,
             fill_mode, st.pstate, paced, np.ascontiguousarray(tset.class_wire_bits, np.int64),
             st.cost, count, deadline_ns, STALL_NS, stop, batch, int(s.need_wakeup), s.fd,
-            libc.sendto, libc.clock, ts, counters, row)
+            libc.sendto, libc.clock, ts, counters, row, st.static_addrs, st.static_lens)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -210,10 +210,10 @@ class XdpLiveTx:
                 return
             if 0 <= count <= ctr[0]:
                 return
-            if all(v <= 0 for v in owed.values()):
+            if max(owed.values()) <= 0:
                 for c in classes:
-                    owed[c] += int(weights[c]) * unit
-            c = next(c for c in classes if owed[c] > 0)
+                    owed[c] = max(owed[c], 0) + int(weights[c]) * unit
+            c = max(classes, key=owed.__getitem__)
             n = owed[c]
             if count >= 0:
                 n = min(n, count - int(ctr[0]))
