@@ -81,6 +81,8 @@ class TxQueueState:
     last_doorbell_tail: int = 0
     burst_limit: int = -1  # LIMIT_TX_BURST lines per doorbell (0 = none; -1 = not computed)
     counters: TxQueueCounters = field(default_factory=TxQueueCounters)
+    #: completions withheld by ``faults.tx_completion_hold``: (req_ids, sq_heads) batches
+    held: list = field(default_factory=list)
 
 
 def _ring_view(dma: DmaMemory, base: int, depth: int, entry_bytes: int) -> np.ndarray:
@@ -143,6 +145,10 @@ class TxEngine:
     # --- processing -----------------------------------------------------------------------
     def poll(self) -> bool:
         progressed = False
+        if not self.dev.faults.tx_completion_hold:
+            for st in self.queues.values():
+                if st.held:
+                    progressed |= self._release_held(st)
         for sq in list(self.dev.io.tx_sqs.values()):
             if sq.tail != sq.head:
                 progressed |= self.process_sq(sq)
@@ -291,7 +297,6 @@ class TxEngine:
         comp = a["comp_req"][:n]
         if order == "in-order" and comp.all():  # the common case: no index arrays
             req_ids, heads = a["req_id"][:n], a["sq_head"][:n]
-            count = n
         else:
             sel = np.flatnonzero(comp)
             if sel.size == 0:
@@ -302,12 +307,27 @@ class TxEngine:
                 sel = self.dev._rng.permutation(sel)
             req_ids = np.ascontiguousarray(a["req_id"][sel])
             heads = np.ascontiguousarray(a["sq_head"][sel])
-            count = int(sel.size)
+        if self.dev.faults.tx_completion_hold:  # fault: sent, but not completed (yet)
+            st.held.append((np.array(req_ids, np.int64), np.array(heads, np.int64)))
+            return
+        self._write_completions(st, req_ids, heads)
+
+    def _write_completions(self, st: TxQueueState, req_ids: np.ndarray,
+                           heads: np.ndarray) -> None:
         cq = st.sq.cq
         cq.tail = int(krings.cq_write_tx(st.cq_ring, cq.tail, cq.depth, req_ids, heads,
                                          st.sq.idx))
-        st.counters.completions += count
+        st.counters.completions += int(req_ids.shape[0])
         self.dev.datapath.irq.completions(cq, rx=False)
+
+    def _release_held(self, st: TxQueueState) -> bool:
+        """``faults.tx_completion_hold`` went False: write what was held back, in order."""
+        if st.broken or self.dev.fatal:
+            return False
+        held, st.held = st.held, []
+        for req_ids, heads in held:
+            self._write_completions(st, req_ids, heads)
+        return True
 
     def doorbell(self, sq: IoSq) -> None:
         """A Tx SQ doorbell write; LIMIT_TX_BURST: lines written since the last one (§6)."""
