@@ -465,8 +465,8 @@ def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_
     Per frame: Rx cdesc parse bits (:func:`numba_kernels.packet.rx_status_from_parse`),
     the RSS hash (Toeplitz over the effective key via ``toeplitz_tables``, or CRC32C with
     the register preloaded with ``init_value``), optionally 16-bit replicated, and the Rx SQ
-    ``table[hash mod table_size]``. Common IPv4 TCP/UDP frames take the fused single-pass
-    :func:`rx_classify_fast`; everything else the general parse.
+    ``table[hash mod table_size]``. Common IPv4 and IPv6 TCP/UDP frames take the fused
+    single-pass :func:`rx_classify_fast`; everything else the general parse.
     """
     tmp = np.zeros(40, np.uint8)
     inp = np.zeros(40, np.uint8)
@@ -501,7 +501,8 @@ def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_
 def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort_l3, sort_l4,
                      replicate16, table, table_size, out_status, out_hash, out_queue, f):
     """Single-pass parse + checksum verify + Toeplitz for the common frame: Ethernet (one
-    optional VLAN tag), IPv4 without fragmentation, TCP or UDP, nothing malformed.
+    optional VLAN tag), IPv4 without fragmentation or IPv6 without extension headers
+    (:func:`_rx_classify_fast_v6`), TCP or UDP, nothing malformed.
 
     Returns False (nothing written) for anything else, which then takes the general path
     (:func:`numba_kernels.packet.parse_frame` + ``verify_checksums`` + :func:`rss_input`);
@@ -519,6 +520,10 @@ def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort
         vlan = 1
         l3 = 18
         et = (np.int64(buf[s + 16]) << 8) | np.int64(buf[s + 17])
+    if et == 0x86DD:
+        return _rx_classify_fast_v6(buf, s, ln, l3, vlan, toeplitz_tables, init_value, fields,
+                                    sort_l3, sort_l4, replicate16, table, table_size,
+                                    out_status, out_hash, out_queue, f)
     if et != 0x0800:
         return False
     p = s + l3
@@ -592,6 +597,92 @@ def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort
         h ^= np.int64(toeplitz_tables[k + 2, (da >> 8) & 0xFF])
         h ^= np.int64(toeplitz_tables[k + 3, da & 0xFF])
         k += 4
+    if fl & F_L4_SP:
+        h ^= np.int64(toeplitz_tables[k, sp >> 8])
+        h ^= np.int64(toeplitz_tables[k + 1, sp & 0xFF])
+        k += 2
+    if fl & F_L4_DP:
+        h ^= np.int64(toeplitz_tables[k, dp >> 8])
+        h ^= np.int64(toeplitz_tables[k + 1, dp & 0xFF])
+    h &= 0xFFFFFFFF
+    if replicate16:
+        h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
+    out_hash[f] = h
+    out_queue[f] = table[h % table_size]
+    return True
+
+
+@njit(leaf=True)
+def _rx_classify_fast_v6(buf, s, ln, l3, vlan, toeplitz_tables, init_value, fields, sort_l3,
+                         sort_l4, replicate16, table, table_size, out_status, out_hash,
+                         out_queue, f):
+    """The IPv6 half of :func:`rx_classify_fast`: next header TCP or UDP straight after the
+    fixed header (an extension header, or anything else, → False: general path). No L3
+    checksum; the L4 one is always checked, a zero UDP checksum being an error in IPv6
+    (RFC 8200 §8.1), as in ``verify_checksums``. Why a fast path at all: IPv6 TCP/UDP is
+    common traffic and the general parse costs several passes over the headers."""
+    if ln < l3 + 40:
+        return False
+    p = s + l3
+    if (np.int64(buf[p]) >> 4) != 6:
+        return False
+    plen = (np.int64(buf[p + 4]) << 8) | np.int64(buf[p + 5])
+    if l3 + 40 + plen > ln:
+        return False
+    proto = np.int64(buf[p + 6])
+    l4 = p + 40
+    ip_end = l4 + plen
+    if proto == 6:
+        if l4 + 20 > ip_end:
+            return False
+        hl = (np.int64(buf[l4 + 12]) >> 4) * 4
+        if hl < 20 or l4 + hl > ip_end:
+            return False
+        l4p = L4_TCP
+        flow = FLOW_TCP6
+    elif proto == 17:
+        if l4 + 8 > ip_end:
+            return False
+        l4p = L4_UDP
+        flow = FLOW_UDP6
+    else:
+        return False
+    if l4p == L4_UDP and buf[l4 + 6] == 0 and buf[l4 + 7] == 0:
+        l4_ok = False
+    else:
+        acc = sum_be16(buf, p + 8, p + 40, proto + (ip_end - l4))  # pseudo-header
+        l4_ok = fold16(sum_be16(buf, l4, ip_end, acc)) == 0xFFFF
+    st = L3_IPV6 | ((vlan << RXC_VLAN_CNT_SHIFT) & RXC_VLAN_CNT_MASK)
+    st |= ((l4p << RXC_L4_PROTO_SHIFT) & RXC_L4_PROTO_MASK) | RXC_L4_CSUM_CHECKED
+    if not l4_ok:
+        st |= RXC_L4_CSUM_ERR
+    out_status[f] = st
+    # L3 sort: compare the 16-byte addresses in network order, swap when dst < src
+    sa = p + 8
+    da = p + 24
+    if sort_l3:
+        for i in range(16):
+            a = buf[sa + i]
+            b = buf[da + i]
+            if a != b:
+                if b < a:
+                    sa, da = da, sa
+                break
+    sp = (np.int64(buf[l4]) << 8) | np.int64(buf[l4 + 1])
+    dp = (np.int64(buf[l4 + 2]) << 8) | np.int64(buf[l4 + 3])
+    if sort_l4 and dp < sp:
+        sp, dp = dp, sp
+    fl = np.int64(fields[flow])
+    h = np.int64(init_value)
+    k = 0
+    if fl & F_L3_SA:
+        for i in range(16):
+            h ^= np.int64(toeplitz_tables[k + i, buf[sa + i]])
+        k += 16
+    if fl & F_L3_DA:
+        for i in range(16):
+            h ^= np.int64(toeplitz_tables[k + i, buf[da + i]])
+        k += 16
     if fl & F_L4_SP:
         h ^= np.int64(toeplitz_tables[k, sp >> 8])
         h ^= np.int64(toeplitz_tables[k + 1, sp & 0xFF])
