@@ -40,6 +40,7 @@ def run_loop(fn: Callable[..., Any], args: tuple, stop: np.ndarray, cpu: int | N
              ) -> tuple[Any, bool, float]:
     """``fn(*args)`` in a thread pinned to ``cpu``; returns (result, interrupted, seconds)."""
     box: dict[str, Any] = {}
+    done = threading.Event()
 
     def body() -> None:
         old = None
@@ -53,6 +54,7 @@ def run_loop(fn: Callable[..., Any], args: tuple, stop: np.ndarray, cpu: int | N
         finally:
             if old is not None:
                 os.sched_setaffinity(0, old)
+            done.set()
 
     t = threading.Thread(target=body, name="latency-loop", daemon=True)
     interrupted = False
@@ -61,9 +63,11 @@ def run_loop(fn: Callable[..., Any], args: tuple, stop: np.ndarray, cpu: int | N
     with sigterm_as_interrupt():
         t.start()
         try:
-            while t.is_alive():
+            # wait on an Event, not a timed Thread.join: on 3.11 a Ctrl-C inside a timed join
+            # can mark a still-running nogil worker as stopped (its rings would be unmapped)
+            while not done.is_set():
                 try:
-                    t.join(min(0.05, max(next_tick - time.monotonic(), 0.001)))
+                    done.wait(min(0.05, max(next_tick - time.monotonic(), 0.001)))
                     if live is not None and time.monotonic() >= next_tick:
                         live(time.monotonic() - t0)
                         next_tick += interval
@@ -71,9 +75,9 @@ def run_loop(fn: Callable[..., Any], args: tuple, stop: np.ndarray, cpu: int | N
                     stop[0] = 2 if interrupted else 1
                     interrupted = True
         finally:
-            if t.is_alive():
+            if not done.is_set():
                 stop[0] = 2
-                t.join()
+                done.wait()
     elapsed = time.monotonic() - t0
     if "error" in box:
         raise box["error"]
