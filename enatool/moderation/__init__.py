@@ -2,5 +2,5 @@
 
 Real interfaces go through ethtool netlink; the software ENA device keeps its settings in a
 small state file (:mod:`enatool.moderation.state`) and is swept with a compiled virtual-clock
-model (:mod:`enatool.moderation.simkernel`) that shares the driver's moderation kernels.
+model (:mod:`numba_kernels.modsim`) that shares the driver's moderation kernels.
 """

@@ -2,7 +2,7 @@
 
 A *setting* is what a user can program: static rx/tx usecs, the 2016 5-level table (with its
 rows) or net DIM. A *cell* runs one setting against one traffic profile for a stretch of
-virtual time on :func:`enatool.moderation.simkernel.simulate` and reports interrupt rate,
+virtual time on :func:`numba_kernels.modsim.simulate` and reports interrupt rate,
 RTT percentiles (HDR histogram), throughput and CPU cost.
 
 CPU cost is a stated model, not a measurement: ``cost_irq_us`` per interrupt (entry, NAPI
@@ -174,9 +174,9 @@ def _setting_arrays(setting: Setting, resolution: int):
 def run_cell(setting: Setting, traffic: Traffic, params: ModelParams | None = None,
              setting_b: Setting | None = None, trace: int = 0) -> dict:
     """Run the model; ``setting`` on both ends unless ``setting_b`` gives end 1 its own."""
-    from enatool.moderation import simkernel as sk
     from numba_kernels import hdr
     from numba_kernels import moderation as km
+    from numba_kernels import modsim as sk
 
     p = params or ModelParams()
     settings = (setting, setting_b or setting)
