@@ -53,7 +53,6 @@ EXEMPT = {
     "moderation.adaptive2016_run": "twin: AdaptiveTable2016 (enatool.driver.policy)",
     "moderation.net_dim_sample": "twin: NetDim (enatool.driver.policy.dim)",
     "moderation.net_dim_run": "twin: NetDim (enatool.driver.policy.dim)",
-    "modsim.simulate": "gap: moved from enatool/moderation/simkernel.py, twin to come",
     "packet.is_ipv6_ext_header": "inner: part of parse_frame (twin: naive parse)",
     "packet.l4_pseudo_sum": "inner: part of the checksum fills (twin: naive tx_offload)",
     "packet.l4_csum_field_off": "inner: part of the checksum fills (twin: naive tx_offload)",
