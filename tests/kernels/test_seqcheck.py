@@ -189,3 +189,110 @@ def test_extract_probes_and_sink_batch_from_engine_frames():
     sink2.add_frames(frames[:10], queue=0, rx_ns=0)
     assert sink2.totals()["unknown_flow"] == sum(
         1 for i in keep[:10] if flows[i] >= 2)
+
+
+def _probe_frame(rng, flow: int, seq: int, ts: int) -> bytes:
+    ipv6 = bool(rng.integers(0, 3) == 0)
+    udp = bool(rng.integers(0, 2))
+    plen = int(rng.choice([16, 20, 24, 24]))
+    base = 14 + (40 if ipv6 else 20) + (8 if udp else 20)
+    vlan = int(rng.integers(1, 4095)) if rng.integers(0, 4) == 0 else None
+    # short probes (16 B, or 20 B: half a timestamp) in payloads under 24 B stay short;
+    # a full probe (24 B) may have more payload after it
+    extra = int(rng.integers(0, 40)) if plen == 24 else int(rng.integers(0, 24 - plen))
+    frame_len = base + (4 if vlan is not None else 0) + plen + extra
+    return build_frame(frame_len=frame_len, ipv6=ipv6, udp=udp, src=bytes(16 if ipv6 else 4),
+                       dst=bytes(range(16 if ipv6 else 4)), sport=(1000 + flow) & 0xFFFF, dport=9,
+                       vlan=vlan, probe_len=plen, flow_id=flow, seq=seq, ts=ts)
+
+
+def _edge_frames(rng) -> list[bytes]:
+    """Frames sink_batch must not mistake for probes, or must count specially."""
+    good = _probe_frame(rng, 1, 5, 100)
+    out = [
+        build_frame(frame_len=80, ipv6=False, udp=True, src=bytes(4), dst=bytes(4), sport=1,
+                    dport=2),  # no probe
+        b"\x02" * 12 + b"\x88\xcc" + b"\x00" * 50,  # not IP
+        b"\x01" * 9,  # runt
+        good[:len(good) - 5],  # truncated: IP length past the end
+        good + b"\x00\x01\x02",  # Ethernet padding after the IP packet (odd length)
+        build_frame(frame_len=14 + 20 + 8 + 15, ipv6=False, udp=True, src=bytes(4),
+                    dst=bytes(4), sport=1, dport=2, probe_len=15, flow_id=1, seq=1),  # < 16 B
+        _probe_frame(rng, 0xFFFFFFFF, 3, 0),  # flow id far out of range
+    ]
+    frag = bytearray(_probe_frame(rng, 1, 6, 0))
+    if frag[12:14] == b"\x08\x00":
+        frag[20:22] = b"\x00\x10"  # a non-first IPv4 fragment: no L4 header to read
+    out.append(bytes(frag))
+    bad = bytearray(_probe_frame(rng, 2, 7, 50))
+    bad[-1] ^= 0x80  # payload corrupted after the probe: L4 checksum error, probe intact
+    out.append(bytes(bad))
+    bad = bytearray(_probe_frame(rng, 2, 8, 50))
+    if bad[12:14] == b"\x08\x00":
+        bad[22] ^= 1  # TTL: IPv4 header checksum error
+    out.append(bytes(bad))
+    magic = bytearray(_probe_frame(rng, 3, 9, 0))
+    l4 = 14 + (20 if magic[12:14] == b"\x08\x00" else 40)
+    l4 += 8 if magic[l4 - 11 if magic[12:14] == b"\x08\x00" else 20] == 17 else 20
+    magic[l4] ^= 0xFF  # magic broken: a foreign frame (and a checksum error)
+    out.append(bytes(magic))
+    return out
+
+
+@pytest.mark.parametrize("window,verify", [(64, True), (128, False), (256, True)])
+def test_sink_batch_matches_naive(window, verify):
+    """sink_batch over random batches (several queues, verify on/off) against the naive
+    parse + set-based checker: every per-queue counter and every per-flow field."""
+    from tests.naive import naive_gen
+
+    rng = np.random.default_rng(window + verify)
+    n_flows, n_queues = 4, 3
+    frames = []
+    for f in range(n_flows + 2):  # flows 4 and 5 are unknown to the sink
+        first = int(rng.integers(0, 30))
+        seqs = [s for s in range(first, first + 300) if rng.random() > 0.04]
+        seqs += [int(x) for x in rng.choice(seqs, 6)]  # duplicates (and late ones)
+        for _ in range(30):
+            i = int(rng.integers(0, len(seqs)))
+            j = min(len(seqs) - 1, i + int(rng.integers(1, 2 * window)))
+            seqs[i], seqs[j] = seqs[j], seqs[i]
+        frames += [(int(rng.integers(0, 10_000)), f, s) for s in seqs]
+    rng.shuffle(frames)  # interleave flows (order within a flow is shuffled too: reordering)
+    wire = [_probe_frame(rng, f, s, ts) for ts, f, s in frames]
+    edges = _edge_frames(rng)
+    for e in edges:
+        wire.insert(int(rng.integers(0, len(wire))), e)
+    sink = SinkCounters(n_flows=n_flows, n_queues=n_queues, window=window, verify=verify)
+    seq = NaiveSeqCheck(window)
+    qstats: dict = {}
+    i = 0
+    batch = 0
+    while i < len(wire):
+        n = int(rng.integers(0, 40))  # 0: an empty batch
+        q = int(rng.integers(0, n_queues))
+        rx_ns = 20_000 + 1000 * batch
+        part = wire[i:i + n]
+        if part:
+            sink.add_frames(part, queue=q, rx_ns=rx_ns)
+        else:
+            sc.sink_batch(np.zeros(1, np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                          0, q, rx_ns, verify, sink._rec, sink.fstate, sink.bitmap,
+                          sink.qstats)
+        naive_gen.sink_batch(part, q, rx_ns, verify, n_flows, seq, qstats)
+        i += n
+        batch += 1
+    for q in range(n_queues):
+        want = qstats.get(q, dict.fromkeys(naive_gen.QUEUE_COUNTERS, 0))
+        got = dict(zip(naive_gen.QUEUE_COUNTERS, sink.qstats[q].tolist(), strict=True))
+        assert got == want, q
+    assert sum(qs["csum_err"] for qs in qstats.values()) >= (2 if verify else 0)
+    assert sum(qs["foreign"] for qs in qstats.values()) >= 6
+    for f in range(n_flows):
+        st = seq.flows[f]
+        row = sink.fstate[f]
+        d = st["delays"]
+        assert _counts(row) == dict(rx=st["rx"], lost=st["lost"], reordered=st["reordered"],
+                                    dup=st["dup"], late=st["late"]), f
+        assert (int(row[sc.FS_MAX_SEQ]), int(row[sc.FS_FIRST_SEQ])) == (st["max"], st["first"])
+        assert (int(row[sc.FS_DELAY_N]), int(row[sc.FS_DELAY_SUM])) == (len(d), sum(d))
+        assert (int(row[sc.FS_DELAY_MIN]), int(row[sc.FS_DELAY_MAX])) == (min(d), max(d))

@@ -63,7 +63,6 @@ EXEMPT = {
     "sendmmsg.fill_msgs": "I/O: sendmmsg vectors (tests/gen netns)",
     "sendmmsg.send_loop": "I/O: sendmmsg loop (tests/gen netns)",
     "seqcheck.probe_of": "inner: part of sink_batch",
-    "seqcheck.sink_batch": "gap: covered through SinkCounters vs NaiveSeqCheck",
     "xsk.tx_loop": "I/O: AF_XDP rings of a real socket (tests/backends afxdp)",
     "xsk.rx_loop": "I/O: AF_XDP rings of a real socket (tests/backends afxdp)",
 }

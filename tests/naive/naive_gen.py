@@ -145,3 +145,51 @@ class NaiveSeqCheck:
                 st["lost"] -= 1
         if tx_ns is not None:
             st["delays"].append(rx_ns - tx_ns)
+
+
+QUEUE_COUNTERS = ("frames", "bytes", "probes", "foreign", "bad_flow", "csum_err")
+
+
+def _signed64(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
+
+
+def probe_fields(frame: bytes) -> tuple[int, int, int | None] | None:
+    """(flow id, sequence, send timestamp or None) of a probe frame, else None: a TCP or UDP
+    frame that parses, whose payload starts with the magic and holds at least 16 bytes
+    (24 with the timestamp). Sequence and timestamp are read as signed 64-bit."""
+    from tests.naive import naive_datapath as nd
+
+    r = nd.parse(frame)
+    if r is None or not r["l4_proto"]:
+        return None
+    pay = frame[r["l4"] + r["l4_hlen"]:r["ip_end"]]
+    if len(pay) < 16 or struct.unpack_from("!I", pay)[0] != PROBE_MAGIC:
+        return None
+    flow, seq = struct.unpack_from("!IQ", pay, 4)
+    ts = _signed64(struct.unpack_from("!Q", pay, 16)[0]) if len(pay) >= 24 else None
+    return flow, _signed64(seq), ts
+
+
+def sink_batch(frames: list[bytes], queue: int, rx_ns: int, verify: bool, n_flows: int,
+               seq: NaiveSeqCheck, qstats: dict[int, dict]) -> None:
+    """Account frames received on ``queue``: per-queue counters in ``qstats[queue]`` (keys
+    :data:`QUEUE_COUNTERS`), probes of known flows into ``seq``."""
+    from tests.naive import naive_datapath as nd
+
+    q = qstats.setdefault(queue, dict.fromkeys(QUEUE_COUNTERS, 0))
+    for fr in frames:
+        q["frames"] += 1
+        q["bytes"] += len(fr)
+        if verify and 0 in nd.checksums(fr):
+            q["csum_err"] += 1
+        p = probe_fields(fr)
+        if p is None:
+            q["foreign"] += 1
+            continue
+        q["probes"] += 1
+        flow, s, ts = p
+        if flow >= n_flows:
+            q["bad_flow"] += 1
+            continue
+        seq.add(flow, s, ts, rx_ns)
