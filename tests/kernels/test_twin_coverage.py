@@ -26,13 +26,9 @@ EXEMPT = {
     "device_dp.fold16": "inner: used by the device's checksum offloads (tx_build_frames)",
     "device_dp.rss_flow_type": "inner: part of rx_classify (twin: naive_device_dp)",
     "device_dp.rss_input": "inner: part of rx_classify (twin: naive_device_dp)",
-    "device_dp.dma_ok": "inner: bounds check of tx_build_frames / rx_deliver",
-    "device_dp.llq_fetch_burst": "gap: covered by device tests through real LLQ lines, "
-                                 "its parts llq_fetch/llq_read_packet have twins",
-    "device_dp.tx_packet_info": "gap: covered by device Tx tests (tests/device)",
+    "device_dp.dma_ok": "inner: bounds check of tx_build_frames / rx_deliver (naive HostMemory)",
     "device_dp.tx_build_frames": "gap: covered by device Tx tests (offloads/TSO vs naive "
                                  "tx_offload/tso there and in tests/backends)",
-    "device_dp.rx_deliver": "gap: covered by device Rx tests and tests/driver rings tests",
     "fieldengine.rewrite_fields": "inner: driven through FieldEngine vs naive_gen",
     "fieldengine.fill_frames": "inner: driven through FieldEngine vs naive_gen",
     "fieldengine.peek_classes": "inner: driven through FieldEngine vs naive_gen",

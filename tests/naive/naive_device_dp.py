@@ -86,3 +86,130 @@ def rx_classify(frames, eff_key: bytes, init_value: int, fields, sort_l3: bool, 
             h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
         out.append((status_word(fr), h, int(table[h % len(table)])))
     return out
+
+
+# ---- Tx: packet info and LLQ burst fetch ------------------------------------------------------
+def tx_packet_info(sq, depth: int, first_idx, ndata):
+    """Host mode: [(req_id, comp_req, SQ head after the packet)] from each packet's first data
+    descriptor (free-running index ``first_idx[p]``)."""
+    from enatool.ena import eth_io
+
+    out = []
+    for fi, n in zip(first_idx, ndata, strict=True):
+        d = eth_io.tx_desc_unpack(sq[fi % depth])
+        out.append((d["req_id"], d["comp_req"], (fi + n) & 0xFFFF))
+    return out
+
+
+def llq_fetch_burst(area: bytes, head: int, tail: int, depth: int, line_size: int,
+                    n_before: int, max_pkts: int, max_descs: int, cache: dict):
+    """LLQ packets between lines ``head`` and ``tail`` (§6): ([packet dict], new head) or
+    (error string, head of the bad packet). A packet whose pushed header does not fit the
+    first line is reported with status "header_too_long" (req_id/comp_req only, meta cache
+    untouched); an incomplete last packet ends the burst. cache: {'meta': (w0, w2)}."""
+    from enatool.ena import eth_io
+
+    pkts = []
+    h = head
+    while len(pkts) < max_pkts and h != tail:
+        descs, header, used = nd.llq_read(area, h, depth, line_size, n_before)
+        if used > ((tail - h) & 0xFFFF):
+            break  # its last line is not written yet
+        nh = (h + used) & 0xFFFF
+        has_meta = bool(eth_io.tx_desc_unpack(descs[0])["meta_desc"])
+        data = descs[1:] if has_meta else descs
+        first = eth_io.tx_desc_unpack(data[0])
+        p = dict(req_id=first["req_id"], comp_req=first["comp_req"], sq_head=nh)
+        if first["header_length"] > line_size - 16 * n_before:
+            p.update(status="header_too_long")
+            pkts.append(p)
+            h = nh
+            continue
+        if len(data) > max_descs:
+            return "too_many", h
+        if has_meta:
+            meta = (descs[0][0], descs[0][2])
+            if eth_io.tx_meta_desc_unpack([meta[0], 0, meta[1], 0])["meta_store"]:
+                cache["meta"] = meta
+        else:
+            meta = cache.get("meta", (0, 0))
+        p.update(status="ok", descs=data, meta=meta, header=header)
+        pkts.append(p)
+        h = nh
+    return pkts, h
+
+
+# ---- Rx: scatter over posted buffers ----------------------------------------------------------
+RX_COUNTERS = ("pkts", "bytes", "drops", "overruns", "too_many_bufs", "cdescs")
+PARSE_FIELDS = ("l3_proto_idx", "src_vlan_cnt", "l4_proto_idx", "l3_csum_err", "l4_csum_err",
+                "ipv4_frag", "l4_csum_checked", "l3_csum2")
+
+
+class HostMemory:
+    """DMA-able host memory: a byte arena at ``bus_base`` with live allocations
+    [(start, end)) in arena offsets; an access must lie inside one allocation."""
+
+    def __init__(self, arena: bytearray, bus_base: int, allocations):
+        self.arena, self.bus_base, self.allocations = arena, bus_base, list(allocations)
+
+    def ok(self, off: int, n: int) -> bool:
+        return any(s <= off and off + n <= e for s, e in self.allocations)
+
+
+def rx_deliver(frames, sel, status, hashes, sq, sq_depth, sq_head, sq_tail, cq, cq_depth,
+               cq_tail, mem: HostMemory, rx_offset, max_bufs, sub_qid, counts: dict):
+    """Frames ``sel`` (indices into ``frames``) over the posted buffers (§5.6, §5.7, §15):
+    each takes buffers from the head until they hold it (the first one ``rx_offset`` bytes
+    in), one completion per buffer; a frame that does not fit the posted buffers, or needs
+    more than ``max_bufs``, is dropped without consuming any. Returns (sq_head, cq_tail,
+    error or None)."""
+    from enatool.ena import eth_io
+
+    h, t = sq_head, cq_tail
+    for f in sel:
+        frame = frames[f]
+        need = len(frame)
+        avail = (sq_tail - h) & 0xFFFF
+        if avail == 0:
+            counts["drops"] += 1
+            continue
+        bufs = []  # (bus address, room, req_id, skip)
+        room_total = 0
+        for k in range(min(avail, max_bufs + 1)):
+            if room_total >= need:
+                break
+            idx = (h + k) & 0xFFFF
+            d = eth_io.rx_desc_unpack(sq[idx % sq_depth])
+            if d["phase"] != nd.phase_of(idx, sq_depth):
+                return h, t, "malformed"
+            size = d["length"] or 65536
+            skip = rx_offset if k == 0 else 0
+            room = max(size - skip, 0)
+            bufs.append((d["addr"], room, d["req_id"], skip))
+            room_total += room
+        if room_total < need:
+            counts["drops"] += 1
+            counts["too_many_bufs" if len(bufs) > max_bufs else "overruns"] += 1
+            continue
+        if len(bufs) > max_bufs:
+            counts["drops"] += 1
+            counts["too_many_bufs"] += 1
+            continue
+        done = []
+        pos = 0
+        for addr, room, rid, skip in bufs:
+            c = min(room, need - pos)
+            off = addr - mem.bus_base + skip
+            if not mem.ok(off, c):
+                return h, t, "dma"
+            mem.arena[off:off + c] = frame[pos:pos + c]
+            pos += c
+            done.append((rid, c))
+        parse = {k: v for k, v in eth_io.rx_cdesc_unpack([status[f], 0, 0, 0]).items()
+                 if k in PARSE_FIELDS}
+        t = nd.cq_write_rx(cq, t, cq_depth, done, parse, hashes[f], sub_qid, rx_offset)
+        h = (h + len(bufs)) & 0xFFFF
+        counts["pkts"] += 1
+        counts["bytes"] += need
+        counts["cdescs"] += len(bufs)
+    return h, t, None
