@@ -35,8 +35,9 @@ from numba_kernels import xsk as kx
 WIRE_OVERHEAD = 24  # FCS + preamble/SFD + IFG bytes per frame (gen.templates.WIRE_OVERHEAD)
 STALL_NS = 2_000_000_000
 PACER_BURST = 32  # frames
-#: the bucket also holds this much credit, so a worker descheduled for a few ms (2 vCPUs,
-#: softirq on the same core) catches up instead of forfeiting rate; bursts stay <= 5 ms
+#: the bucket also holds this much credit, so a worker descheduled for a while (2 vCPUs,
+#: softirq on the same core) catches up instead of forfeiting rate; a catch-up burst is at
+#: most 50 ms worth of frames (and only after such a stall)
 PACER_WINDOW_S = 0.05
 
 
