@@ -30,4 +30,6 @@ def test_pair_reports_both_ends_and_copybreak():
     # IMIX: the 64 B share is copied (copybreak 256), the 594/1518 B share is not
     copied = sum(q["rx_copybreak_pkt"] for q in rx_end["per_queue"])
     assert 0 < copied < 3000
-    assert all(q["interrupts"] > 0 for q in rx_end["per_queue"])
+    # (which queues the 16 flows reach depends on the driver's random RSS key)
+    busy = [q for q in rx_end["per_queue"] if q["rx_cnt"]]
+    assert busy and all(q["interrupts"] > 0 for q in busy)
