@@ -6,7 +6,7 @@ setup:
 
 demo: setup
 	.venv/bin/enatool info
-	.venv/bin/enatool gen --count 200000 --flows 64 --queues 4 --size imix
+	.venv/bin/enatool gen --count 100000 --flows 64 --queues 4 --size imix
 
 lint: setup
 	.venv/bin/ruff check .

@@ -17,6 +17,8 @@ from enatool.cli.common import command, json_option
 from enatool.cli.iface import xsk_options
 from enatool.errors import UsageError
 
+SOFT_CLOCK_STEP = 2e-6  # seconds of virtual time per driver service step
+
 
 def _rate(text):
     """'1M', '100k', '2.5G', '1e6' -> float."""
@@ -340,7 +342,16 @@ def _run_soft(spec, count, duration, rate, bitrate, queues, batch, link_rate, ll
         stop = lambda: time.perf_counter() >= deadline  # noqa: E731
         duration = None
     try:
-        with SoftBackend(queues=queues, llq=llq, link_rate=link_rate) as backend:
+        # A 2 us clock step: drivers service interrupts at that granularity, fine enough
+        # for moderation delays (default rx-usecs 20) to show in drops and delays.
+        with SoftBackend(queues=queues, llq=llq, link_rate=link_rate,
+                         step=SOFT_CLOCK_STEP) as backend:
+            # settings saved by `enatool moderation set` apply to the software pair
+            from enatool.moderation import state as moderation_state
+
+            moderation = "driver defaults"
+            if moderation_state.state_path().exists():
+                moderation = moderation_state.apply_to_backend(backend)
             if show:
                 ticker.start("gen on the software ENA device pair")
             report = run_pair(backend, spec, count, duration, rate=rate, bitrate=bitrate,
@@ -350,6 +361,7 @@ def _run_soft(spec, count, duration, rate, bitrate, queues, batch, link_rate, ll
         if csv is not None:
             csv.close()
     wall = time.perf_counter() - wall0
+    report["moderation"] = moderation
     report["wall_s"] = wall
     report["simulated_pps"] = report["rx"]["packets"] / wall if wall > 0 else 0.0
     if as_json:
@@ -366,5 +378,10 @@ def _run_soft(spec, count, duration, rate, bitrate, queues, batch, link_rate, ll
     rx_end = report["devices"]["rx_end"]
     click.echo(f"  rx_drops {rx_end['rx_drops']}  rx_overruns {rx_end['rx_overruns']}  "
                f"resets {rx_end['resets']}")
+    mod = report["moderation"]
+    if isinstance(mod, dict):
+        mod = (f"saved by `enatool moderation set`: mode {mod['mode']}, rx-usecs "
+               f"{mod['rx_usecs']}, tx-usecs {mod['tx_usecs']}")
+    click.echo(f"moderation: {mod}")
     click.echo(f"simulation: {wall:.2f} s wall, {report['simulated_pps'] / 1e6:.2f} M frames "
                f"per wall second")
