@@ -77,12 +77,24 @@ def run_in_netns(netns: str | None, fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class XdpProgram:
-    """One program of ``bpf/`` compiled by bcc and loaded (not attached). Closes with
-    ``close()``; maps are reachable as ``prog.bpf[name]``."""
+    """One XDP function of ``bpf/`` compiled by bcc and loaded (not attached). Closes with
+    ``close()``; maps are reachable as ``prog.bpf[name]``.
 
-    def __init__(self, name: str, defines: dict[str, int] | None = None):
-        if name not in PROGRAMS:
-            raise UsageError(f"unknown XDP program {name!r}", hint=f"one of {PROGRAMS}")
+    ``name`` is the function; ``src`` the file (``bpf/<src>.c``) when it is not named after
+    its function (``XdpProgram("lat_steer", {...}, src="latency")``). Without ``src``,
+    ``name`` must be one of ``PROGRAMS``. ``defines`` become ``-Dk=v`` in that order.
+    """
+
+    def __init__(self, name: str, defines: dict[str, int] | None = None,
+                 src: str | None = None):
+        if src is None:
+            if name not in PROGRAMS:
+                raise UsageError(f"unknown XDP program {name!r}", hint=f"one of {PROGRAMS}")
+            src, what = name, f"bpf/{name}.c"
+        else:
+            if not (BPF_DIR / f"{src}.c").is_file():
+                raise UsageError(f"no XDP program file bpf/{src}.c")
+            what = f"{name} of bpf/{src}.c"
         from enatool.bcc_headers import use_headers
 
         use_headers()
@@ -95,15 +107,15 @@ class XdpProgram:
         cflags += [f"-D{k}={int(v)}" for k, v in (defines or {}).items()]
         self.name = name
         try:
-            self.bpf = BPF(src_file=str(BPF_DIR / f"{name}.c").encode(), cflags=cflags)
+            self.bpf = BPF(src_file=str(BPF_DIR / f"{src}.c").encode(), cflags=cflags)
         except Exception as e:
-            raise CapabilityError(f"bcc could not compile bpf/{name}.c: {e}",
+            raise CapabilityError(f"bcc could not compile bpf/{src}.c: {e}",
                                   hint="check kernel headers with `enatool doctor`") from None
         try:
             self.fd = self.bpf.load_func(name.encode(), BPF.XDP).fd
         except Exception as e:
             self.bpf.cleanup()
-            raise CapabilityError(f"the kernel refused bpf/{name}.c: {e}",
+            raise CapabilityError(f"the kernel refused {what}: {e}",
                                   hint="run as root") from None
 
     def qstats(self, queues: int = MAX_QUEUES) -> np.ndarray:
