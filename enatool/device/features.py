@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from enatool.ena.admin import (
+    DEFAULT_HASH_FIELDS,
     ENA_ADMIN_AQ_GET_FEAT_CMD,
     ENA_ADMIN_DEVICE_ATTR_FEATURE_DESC,
     ENA_ADMIN_FEATURE_AENQ_DESC,
@@ -96,17 +97,11 @@ RSS_SORT_SUPPORTED = int(RssHashInputSort.L3_SORT | RssHashInputSort.L4_SORT)
 
 _L3 = int(FlowHashFields.L3_SA | FlowHashFields.L3_DA)
 _L4 = int(FlowHashFields.L4_SP | FlowHashFields.L4_DP)
-_L2 = int(FlowHashFields.L2_SA | FlowHashFields.L2_DA)
-#: hashable fields per flow protocol; power-on selection = the same (today's Linux defaults)
+#: hashable fields per flow protocol; power-on selection = the same: today's Linux defaults
+#: (``ena_com_set_default_hash_ctrl``), plus L3+L4 / L3 for TCP6_EX / IP6_EX, which Linux
+#: leaves unset
 RSS_FIELDS_SUPPORTED = {
-    FlowHashProto.TCP4: _L3 | _L4,
-    FlowHashProto.UDP4: _L3 | _L4,
-    FlowHashProto.TCP6: _L3 | _L4,
-    FlowHashProto.UDP6: _L3 | _L4,
-    FlowHashProto.IP4: _L3,
-    FlowHashProto.IP6: _L3,
-    FlowHashProto.IP4_FRAG: _L3,
-    FlowHashProto.NOT_IP: _L2,
+    **{p: int(f) for p, f in DEFAULT_HASH_FIELDS.items()},
     FlowHashProto.TCP6_EX: _L3 | _L4,
     FlowHashProto.IP6_EX: _L3,
 }

@@ -85,20 +85,8 @@ AENQ_GROUPS_2016 = (0, 1, 2, 3, 4)
 HASH_KEY_BUF = A.ENA_ADMIN_RSS_HASH_KEY_BUFFER
 HASH_INPUT_BUF = A.ENA_ADMIN_RSS_HASH_INPUT_BUFFER
 
-_L3 = int(A.FlowHashFields.L3_SA | A.FlowHashFields.L3_DA)
-_L4 = int(A.FlowHashFields.L4_SP | A.FlowHashFields.L4_DP)
-_L2 = int(A.FlowHashFields.L2_SA | A.FlowHashFields.L2_DA)
-#: ``ena_com_set_default_hash_ctrl`` (today)
-DEFAULT_HASH_FIELDS = {
-    A.FlowHashProto.TCP4: _L3 | _L4,
-    A.FlowHashProto.UDP4: _L3 | _L4,
-    A.FlowHashProto.TCP6: _L3 | _L4,
-    A.FlowHashProto.UDP6: _L3 | _L4,
-    A.FlowHashProto.IP4: _L3,
-    A.FlowHashProto.IP6: _L3,
-    A.FlowHashProto.IP4_FRAG: _L3,
-    A.FlowHashProto.NOT_IP: _L2,
-}
+#: ``ena_com_set_default_hash_ctrl`` (today), as plain ints
+DEFAULT_HASH_FIELDS = {p: int(f) for p, f in A.DEFAULT_HASH_FIELDS.items()}
 RESET_COUNTER = {
     ResetReason.KEEP_ALIVE_TO: "wd_expired",
     ResetReason.ADMIN_TO: "admin_to",

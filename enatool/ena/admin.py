@@ -191,6 +191,23 @@ class FlowHashFields(IntFlag):
     L4_SP = 1 << 5
 
 
+_L3 = FlowHashFields.L3_SA | FlowHashFields.L3_DA
+_L4 = FlowHashFields.L4_SP | FlowHashFields.L4_DP
+
+#: ``ena_com_set_default_hash_ctrl`` (today's Linux): the fields selected per flow protocol;
+#: TCP6_EX and IP6_EX are left unset.
+DEFAULT_HASH_FIELDS: dict[FlowHashProto, FlowHashFields] = {
+    FlowHashProto.TCP4: _L3 | _L4,
+    FlowHashProto.UDP4: _L3 | _L4,
+    FlowHashProto.TCP6: _L3 | _L4,
+    FlowHashProto.UDP6: _L3 | _L4,
+    FlowHashProto.IP4: _L3,
+    FlowHashProto.IP6: _L3,
+    FlowHashProto.IP4_FRAG: _L3,
+    FlowHashProto.NOT_IP: FlowHashFields.L2_SA | FlowHashFields.L2_DA,
+}
+
+
 class RssHashInputSort(IntFlag):
     L3_SORT = 1 << 1
     L4_SORT = 1 << 2

@@ -20,12 +20,13 @@ Pure Python objects; the batch methods load ``numba_kernels.rss`` lazily.
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from enatool.ena.admin import DEFAULT_HASH_FIELDS as _DEFAULT_HASH_FIELDS
+from enatool.ena.admin import FlowHashFields, FlowHashProto, HashFunction
 from enatool.errors import UsageError
 
 RSS_KEY_SIZE = 40
@@ -40,54 +41,18 @@ FIXED_KEY = bytes.fromhex(
 )
 
 
-class RssFunction(enum.IntEnum):
-    """``ena_admin_hash_functions`` ids; the feature bitmaps use ``1 << id``."""
-
-    TOEPLITZ = 1
-    CRC32 = 2
-
-
-class FlowHashProto(enum.IntEnum):
-    """``ena_admin_flow_hash_proto``: index into the hash-input field arrays."""
-
-    TCP4 = 0
-    UDP4 = 1
-    TCP6 = 2
-    UDP6 = 3
-    IP4 = 4
-    IP6 = 5
-    IP4_FRAG = 6
-    NOT_IP = 7
-    TCP6_EX = 8
-    IP6_EX = 9
-
-
-class HashField(enum.IntFlag):
-    """``ena_admin_flow_hash_fields`` bits."""
-
-    L2_DA = 1
-    L2_SA = 2
-    L3_DA = 4
-    L3_SA = 8
-    L4_DP = 16
-    L4_SP = 32
-
+# ``ena_admin_hash_functions`` (ids; the feature bitmaps use ``1 << id``),
+# ``ena_admin_flow_hash_proto`` (index into the hash-input field arrays) and
+# ``ena_admin_flow_hash_fields`` bits: defined once in enatool.ena.admin.
+RssFunction = HashFunction
+HashField = FlowHashFields
 
 _L3 = HashField.L3_SA | HashField.L3_DA
 _L4 = HashField.L4_SP | HashField.L4_DP
 
 #: Today's driver defaults (``ena_com_set_default_hash_ctrl``); 8 and 9 are left empty.
 DEFAULT_HASH_FIELDS: Mapping[FlowHashProto, HashField] = {
-    FlowHashProto.TCP4: _L3 | _L4,
-    FlowHashProto.UDP4: _L3 | _L4,
-    FlowHashProto.TCP6: _L3 | _L4,
-    FlowHashProto.UDP6: _L3 | _L4,
-    FlowHashProto.IP4: _L3,
-    FlowHashProto.IP6: _L3,
-    FlowHashProto.IP4_FRAG: _L3,
-    FlowHashProto.NOT_IP: HashField.L2_SA | HashField.L2_DA,
-    FlowHashProto.TCP6_EX: HashField(0),
-    FlowHashProto.IP6_EX: HashField(0),
+    p: _DEFAULT_HASH_FIELDS.get(p, HashField(0)) for p in FlowHashProto
 }
 
 _IPV6_PROTOS = (FlowHashProto.TCP6, FlowHashProto.UDP6, FlowHashProto.IP6,
