@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from enatool.driver.mmio import MmioRegs
 from enatool.ena import regs
+from enatool.ena.admin import AenqGroup, AenqNotificationSyndrome
 from enatool.ena.regs import ResetReason
 
 AENQ_DEPTH = 16
@@ -34,20 +35,9 @@ AENQ_DEPTH_2016 = 4
 ENTRY_SIZE = 64
 PHASE_MASK = 0x1
 
-# groups (``enum ena_admin_aenq_group``)
-LINK_CHANGE = 0
-FATAL_ERROR = 1
-WARNING = 2
-NOTIFICATION = 3
-KEEP_ALIVE = 4
-REFRESH_CAPABILITIES = 5
-CONF_NOTIFICATIONS = 6
-DEVICE_REQUEST_RESET = 7
-
-# NOTIFICATION syndromes
-SUSPEND = 0
-RESUME = 1
-UPDATE_HINTS = 2
+# groups (``enum ena_admin_aenq_group``) and NOTIFICATION syndromes: enatool.ena.admin
+G = AenqGroup
+S = AenqNotificationSyndrome
 
 
 class Aenq:
@@ -92,7 +82,7 @@ class Aenq:
 
     def has_keep_alive(self) -> bool:
         """Is a KEEP_ALIVE event sitting unprocessed in the queue?"""
-        return any(struct.unpack_from("<H", e, 0)[0] == KEEP_ALIVE for e in self._entries())
+        return any(struct.unpack_from("<H", e, 0)[0] == G.KEEP_ALIVE for e in self._entries())
 
     def pending(self) -> int:
         return sum(1 for _ in self._entries())
@@ -156,12 +146,12 @@ class AenqHandlers:
         self.apply_hints = apply_hints
         self.trigger_reset = trigger_reset
         self.table: dict[int, Callable[[bytes], None]] = {
-            LINK_CHANGE: self.link_change,
-            NOTIFICATION: self.notification,
-            KEEP_ALIVE: self.keep_alive,
-            REFRESH_CAPABILITIES: self.refresh_capabilities,
-            CONF_NOTIFICATIONS: self.conf_notification,
-            DEVICE_REQUEST_RESET: self.device_request_reset,
+            G.LINK_CHANGE: self.link_change,
+            G.NOTIFICATION: self.notification,
+            G.KEEP_ALIVE: self.keep_alive,
+            G.REFRESH_CAPABILITIES: self.refresh_capabilities,
+            G.CONF_NOTIFICATIONS: self.conf_notification,
+            G.DEVICE_REQUEST_RESET: self.device_request_reset,
         }
 
     def __call__(self, raw: bytes) -> None:
@@ -188,12 +178,12 @@ class AenqHandlers:
 
     def notification(self, raw: bytes) -> None:
         syndrome = struct.unpack_from("<H", raw, 2)[0]
-        if syndrome == UPDATE_HINTS:
+        if syndrome == S.UPDATE_HINTS:
             self.state.hints_updates += 1
             self.apply_hints(raw[16:48])
-        elif syndrome == SUSPEND:
+        elif syndrome == S.SUSPEND:
             self.state.suspend += 1
-        elif syndrome == RESUME:
+        elif syndrome == S.RESUME:
             self.state.resume += 1
         else:
             self.state.unimplemented += 1
@@ -211,6 +201,6 @@ class AenqHandlers:
 
     def unimplemented(self, raw: bytes) -> None:
         group = struct.unpack_from("<H", raw, 0)[0]
-        if group == FATAL_ERROR:
+        if group == G.FATAL_ERROR:
             self.state.fatal_error_events += 1
         self.state.unimplemented += 1
