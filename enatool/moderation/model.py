@@ -171,23 +171,51 @@ def _setting_arrays(setting: Setting, resolution: int):
             np.array(table.bytes, np.int64))
 
 
-def run_cell(setting: Setting, traffic: Traffic, params: ModelParams | None = None,
-             setting_b: Setting | None = None, trace: int = 0) -> dict:
-    """Run the model; ``setting`` on both ends unless ``setting_b`` gives end 1 its own."""
+@dataclass
+class KernelInputs:
+    """Everything ``numba_kernels.modsim.simulate`` takes, built once from the settings,
+    the traffic and the model parameters (the outputs start zeroed)."""
+
+    traffic: Traffic
+    prm: np.ndarray
+    ns_per_byte: float
+    mode: np.ndarray
+    rx_units: np.ndarray
+    tx_units: np.ndarray
+    intervals: np.ndarray
+    pkts_thr: np.ndarray
+    bytes_thr: np.ndarray
+    dim_profiles: np.ndarray
+    dim_state: np.ndarray
+    cnt: np.ndarray
+    hits: np.ndarray
+    h_counts: np.ndarray
+    h_stats: np.ndarray
+    h_moments: np.ndarray
+    tr_time: np.ndarray
+    tr_val: np.ndarray
+
+    def simulate(self) -> int:
+        """Run the kernel; returns the number of unmask-trace entries written."""
+        from numba_kernels import modsim as sk
+
+        t = self.traffic
+        return sk.simulate(t.time_ns, t.end, t.size, t.kind, t.resp, self.prm,
+                           self.ns_per_byte, self.mode, self.rx_units, self.tx_units,
+                           self.intervals, self.pkts_thr, self.bytes_thr, self.dim_profiles,
+                           self.dim_state, self.cnt, self.hits, self.h_counts, self.h_stats,
+                           self.h_moments, self.tr_time, self.tr_val)
+
+
+def kernel_inputs(settings: tuple[Setting, Setting], traffic: Traffic, p: ModelParams,
+                  trace: int = 0) -> KernelInputs:
+    """The kernel's inputs for ``settings`` (end 0, end 1)."""
     from numba_kernels import hdr
     from numba_kernels import moderation as km
     from numba_kernels import modsim as sk
 
-    p = params or ModelParams()
-    settings = (setting, setting_b or setting)
     res = max(1, int(p.resolution_us))
-    mode = np.array([MODES.index(s.mode) for s in settings], np.int64)
-    rx_units = np.array([usecs_to_units(s.rx_usecs, res) for s in settings], np.int64)
-    tx_units = np.array([usecs_to_units(s.tx_usecs, res) for s in settings], np.int64)
     tabs = [_setting_arrays(s, res) for s in settings]
-    intervals = np.stack([t[0] for t in tabs])
-    pkts_thr = np.stack([t[1] for t in tabs])
-    bytes_thr = np.stack([t[2] for t in tabs])
     prm = np.zeros(sk.P_NPRM, np.int64)
     prm[sk.P_DURATION] = traffic.duration_ns
     prm[sk.P_DELAY] = int(round(p.delay_us * 1000))
@@ -201,18 +229,34 @@ def run_cell(setting: Setting, traffic: Traffic, params: ModelParams | None = No
     prm[sk.P_RX_BUDGET] = 64
     prm[sk.P_REFILL_THR] = min(p.rx_depth // 8, 256)
     prm[sk.P_OVERHEAD] = p.overhead_bytes
-    ns_per_byte = 8e9 / p.link_rate_bps if p.link_rate_bps else 0.0
-    cnt = np.zeros((2, sk.C_NCNT), np.int64)
-    hits = np.zeros((2, 5), np.int64)
     h_counts, h_stats, h_moments = hdr.new(10_000_000_000)
-    tr_time = np.zeros(trace, np.int64)
-    tr_val = np.zeros(trace, np.int64)
-    dim_state = km.dim_new_state(2)
-    dim_profiles = np.array(RX_EQE_PROFILES_USEC, np.int64)
-    ntr = sk.simulate(traffic.time_ns, traffic.end, traffic.size, traffic.kind, traffic.resp,
-                      prm, ns_per_byte, mode, rx_units, tx_units, intervals, pkts_thr,
-                      bytes_thr, dim_profiles, dim_state, cnt, hits, h_counts, h_stats,
-                      h_moments, tr_time, tr_val)
+    return KernelInputs(
+        traffic=traffic, prm=prm,
+        ns_per_byte=8e9 / p.link_rate_bps if p.link_rate_bps else 0.0,
+        mode=np.array([MODES.index(s.mode) for s in settings], np.int64),
+        rx_units=np.array([usecs_to_units(s.rx_usecs, res) for s in settings], np.int64),
+        tx_units=np.array([usecs_to_units(s.tx_usecs, res) for s in settings], np.int64),
+        intervals=np.stack([t[0] for t in tabs]),
+        pkts_thr=np.stack([t[1] for t in tabs]),
+        bytes_thr=np.stack([t[2] for t in tabs]),
+        dim_profiles=np.array(RX_EQE_PROFILES_USEC, np.int64),
+        dim_state=km.dim_new_state(2),
+        cnt=np.zeros((2, sk.C_NCNT), np.int64), hits=np.zeros((2, 5), np.int64),
+        h_counts=h_counts, h_stats=h_stats, h_moments=h_moments,
+        tr_time=np.zeros(trace, np.int64), tr_val=np.zeros(trace, np.int64))
+
+
+def run_cell(setting: Setting, traffic: Traffic, params: ModelParams | None = None,
+             setting_b: Setting | None = None, trace: int = 0) -> dict:
+    """Run the model; ``setting`` on both ends unless ``setting_b`` gives end 1 its own."""
+    from numba_kernels import hdr
+    from numba_kernels import modsim as sk
+
+    p = params or ModelParams()
+    k = kernel_inputs((setting, setting_b or setting), traffic, p, trace)
+    ntr = k.simulate()
+    cnt, hits, h_counts, h_stats = k.cnt, k.hits, k.h_counts, k.h_stats
+    tr_time, tr_val = k.tr_time, k.tr_val
     dur = traffic.duration_ns / 1e9
     ps = np.array(PERCENTILES)
     out = np.zeros(len(PERCENTILES), np.int64)

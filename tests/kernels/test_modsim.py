@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
 import pytest
 from naive import naive_hdr
 from naive import naive_modsim as naive
 
 from enatool.driver.policy.dim import RX_EQE_PROFILES_USEC
-from enatool.driver.policy.moderation import usecs_to_units
-from enatool.moderation.model import MODES, ModelParams, Setting, _setting_arrays
+from enatool.moderation.model import ModelParams, Setting, kernel_inputs
 from enatool.moderation.profiles import BUILTIN_PROFILES, build_traffic
 from numba_kernels import hdr
-from numba_kernels import moderation as km
 from numba_kernels import modsim as sk
 
 pytestmark = pytest.mark.nojit
@@ -27,36 +24,13 @@ TRACE = 400
 
 
 def _run_both(settings, traffic, p: ModelParams):
-    res = max(1, int(p.resolution_us))
-    mode = np.array([MODES.index(s.mode) for s in settings], np.int64)
-    rx_units = np.array([usecs_to_units(s.rx_usecs, res) for s in settings], np.int64)
-    tx_units = np.array([usecs_to_units(s.tx_usecs, res) for s in settings], np.int64)
-    tabs = [_setting_arrays(s, res) for s in settings]
-    intervals, pkts_thr, bytes_thr = (np.stack([t[i] for t in tabs]) for i in range(3))
-    prm = np.zeros(sk.P_NPRM, np.int64)
-    prm[sk.P_DURATION] = traffic.duration_ns
-    prm[sk.P_DELAY] = int(round(p.delay_us * 1000))
-    prm[sk.P_TX_DEPTH] = p.tx_depth
-    prm[sk.P_RX_DEPTH] = p.rx_depth
-    prm[sk.P_QUANTUM] = int(round(p.quantum_us * 1000))
-    prm[sk.P_COST_IRQ] = int(round(p.cost_irq_us * 1000))
-    prm[sk.P_COST_RX] = int(round(p.cost_rx_pkt_us * 1000))
-    prm[sk.P_COST_TX] = int(round(p.cost_tx_pkt_us * 1000))
-    prm[sk.P_RESOLUTION] = res
-    prm[sk.P_RX_BUDGET] = 64
-    prm[sk.P_REFILL_THR] = min(p.rx_depth // 8, 256)
-    prm[sk.P_OVERHEAD] = p.overhead_bytes
-    ns_per_byte = 8e9 / p.link_rate_bps if p.link_rate_bps else 0.0
-    cnt = np.zeros((2, sk.C_NCNT), np.int64)
-    hits = np.zeros((2, 5), np.int64)
-    h_counts, h_stats, h_moments = hdr.new(10_000_000_000)
-    tr_time = np.zeros(TRACE, np.int64)
-    tr_val = np.zeros(TRACE, np.int64)
-    dim_profiles = np.array(RX_EQE_PROFILES_USEC, np.int64)
-    ntr = sk.simulate(traffic.time_ns, traffic.end, traffic.size, traffic.kind, traffic.resp,
-                      prm, ns_per_byte, mode, rx_units, tx_units, intervals, pkts_thr,
-                      bytes_thr, dim_profiles, km.dim_new_state(2), cnt, hits, h_counts,
-                      h_stats, h_moments, tr_time, tr_val)
+    k = kernel_inputs(tuple(settings), traffic, p, TRACE)
+    prm, res, ns_per_byte = k.prm, int(k.prm[sk.P_RESOLUTION]), k.ns_per_byte
+    mode, rx_units, tx_units = k.mode, k.rx_units, k.tx_units
+    intervals, pkts_thr, bytes_thr = k.intervals, k.pkts_thr, k.bytes_thr
+    cnt, hits, h_counts, h_stats = k.cnt, k.hits, k.h_counts, k.h_stats
+    tr_time, tr_val = k.tr_time, k.tr_val
+    ntr = k.simulate()
     sends = list(zip(traffic.time_ns.tolist(), traffic.end.tolist(), traffic.size.tolist(),
                      traffic.kind.tolist(), traffic.resp.tolist(), strict=True))
     want = naive.simulate(
