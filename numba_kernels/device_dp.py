@@ -327,6 +327,25 @@ def tx_build_frames(descs, mask, first_idx, ndata, meta, headers, hdr_len, use_h
 
 # ---- Rx ---------------------------------------------------------------------------------------
 @njit(leaf=True)
+def _rss_ports_and_queue(h, k, fl, sp, dp, toeplitz_tables, replicate16, table, table_size,
+                         out_hash, out_queue, f):
+    """The end of the fast Toeplitz shared by IPv4 and IPv6: the port bytes (from table row
+    ``k``), the fixed-key 16-bit replication, then the indirection-table lookup."""
+    if fl & F_L4_SP:
+        h ^= np.int64(toeplitz_tables[k, sp >> 8])
+        h ^= np.int64(toeplitz_tables[k + 1, sp & 0xFF])
+        k += 2
+    if fl & F_L4_DP:
+        h ^= np.int64(toeplitz_tables[k, dp >> 8])
+        h ^= np.int64(toeplitz_tables[k + 1, dp & 0xFF])
+    h &= 0xFFFFFFFF
+    if replicate16:
+        h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
+    out_hash[f] = h
+    out_queue[f] = table[h % table_size]
+
+
+@njit(leaf=True)
 def _swap_greater(tmp, a, b, n):
     """Put the smaller of tmp[a:a+n] and tmp[b:b+n] (unsigned, network order) first."""
     for k in range(n):
@@ -597,18 +616,8 @@ def rx_classify_fast(buf, s, ln, func, toeplitz_tables, init_value, fields, sort
         h ^= np.int64(toeplitz_tables[k + 2, (da >> 8) & 0xFF])
         h ^= np.int64(toeplitz_tables[k + 3, da & 0xFF])
         k += 4
-    if fl & F_L4_SP:
-        h ^= np.int64(toeplitz_tables[k, sp >> 8])
-        h ^= np.int64(toeplitz_tables[k + 1, sp & 0xFF])
-        k += 2
-    if fl & F_L4_DP:
-        h ^= np.int64(toeplitz_tables[k, dp >> 8])
-        h ^= np.int64(toeplitz_tables[k + 1, dp & 0xFF])
-    h &= 0xFFFFFFFF
-    if replicate16:
-        h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
-    out_hash[f] = h
-    out_queue[f] = table[h % table_size]
+    _rss_ports_and_queue(h, k, fl, sp, dp, toeplitz_tables, replicate16, table, table_size,
+                         out_hash, out_queue, f)
     return True
 
 
@@ -683,18 +692,8 @@ def _rx_classify_fast_v6(buf, s, ln, l3, vlan, toeplitz_tables, init_value, fiel
         for i in range(16):
             h ^= np.int64(toeplitz_tables[k + i, buf[da + i]])
         k += 16
-    if fl & F_L4_SP:
-        h ^= np.int64(toeplitz_tables[k, sp >> 8])
-        h ^= np.int64(toeplitz_tables[k + 1, sp & 0xFF])
-        k += 2
-    if fl & F_L4_DP:
-        h ^= np.int64(toeplitz_tables[k, dp >> 8])
-        h ^= np.int64(toeplitz_tables[k + 1, dp & 0xFF])
-    h &= 0xFFFFFFFF
-    if replicate16:
-        h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
-    out_hash[f] = h
-    out_queue[f] = table[h % table_size]
+    _rss_ports_and_queue(h, k, fl, sp, dp, toeplitz_tables, replicate16, table, table_size,
+                         out_hash, out_queue, f)
     return True
 
 
