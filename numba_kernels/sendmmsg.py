@@ -5,8 +5,10 @@ The ``struct mmsghdr`` array (x86-64 / aarch64 LP64 layout, 64 bytes each) is a 
 3 ``msg_iovlen``, 4/5 control (unused), 6 ``msg_flags``, 7 ``msg_len`` (written by the kernel).
 The ``struct iovec`` array is ``int64[B, 2]`` (base, len); each message owns one payload slot
 of ``stride`` bytes. Per call the loop only points ``msg_name`` at the flow's sockaddr, sets
-the payload length of the size class, copies the class's payload template into slots that
-held another class, and writes the probe's flow id / sequence / timestamp (big-endian).
+the payload length of the size class (or leaves ``msg_name`` NULL on a socket connected to
+its one destination, which spares the kernel a route lookup per message), copies the
+class's payload template into slots that held another class, and writes the probe's flow id
+/ sequence / timestamp (big-endian).
 The kernel builds the Ethernet/IP/UDP headers and checksums.
 
 libc ``sendmmsg`` and ``clock_gettime`` come in as ctypes function pointers (arguments:
@@ -63,7 +65,8 @@ def fill_msgs(hdr, iov, payload, stride, slot_class, n, ptemplates, plen, probe_
             _put_be(payload, base + PROBE_OFF_SEQ, seq, 8)
             if probe_len[c] >= PROBE_LEN:
                 _put_be(payload, base + PROBE_OFF_TS, ts_ns, 8)
-        hdr[i, 0] = sa_base + f * sa_stride
+        # a connected socket (sa_len 0) sends without msg_name: the kernel reuses its route
+        hdr[i, 0] = sa_base + f * sa_stride if sa_len else 0
         hdr[i, 1] = sa_len
         iov[i, 1] = ln
         nbytes += ln
@@ -73,11 +76,13 @@ def fill_msgs(hdr, iov, payload, stride, slot_class, n, ptemplates, plen, probe_
 @njit(nogil=True)
 def send_loop(fds, sock_first, sock_count, flow_list, fpos, hdr, iov, payload, stride,
               slot_class, ptemplates, plen, probe_len, size_sched, class_bits, seq_next,
-              sa_base, sa_stride, sa_len, batch, count, deadline_ns, stop, pstate, paced,
+              sa_base, sa_stride, sa_lens, batch, count, deadline_ns, stop, pstate, paced,
               cost_buf, sendmmsg_fn, clock_fn, ts, counters, row):
     """Round-robin over this thread's sockets; per turn one ``sendmmsg`` of up to ``batch``
-    messages for that socket's flows. Stops at ``count`` (-1 none), ``deadline_ns`` (0 none)
-    or ``stop``. A partial send resends the rest (sequence order is kept). Returns sent."""
+    messages for that socket's flows (``sa_lens[s]`` is the sockaddr length of socket s, 0
+    when it is connected to its only destination). Stops at ``count`` (-1 none),
+    ``deadline_ns`` (0 none) or ``stop``. A partial send resends the rest (sequence order is
+    kept). Returns sent."""
     ctr = counters[row]
     ns = fds.shape[0]
     g = np.int64(0)
@@ -111,7 +116,7 @@ def send_loop(fds, sock_first, sock_count, flow_list, fpos, hdr, iov, payload, s
         cnt = sock_count[s]
         fill_msgs(hdr, iov, payload, stride, slot_class, k, ptemplates, plen, probe_len,
                   size_sched, g, flow_list[first:first + cnt], fpos[s], cnt, sa_base,
-                  sa_stride, sa_len, seq_next, now)
+                  sa_stride, sa_lens[s], seq_next, now)
         done = 0
         while done < k:
             r = sendmmsg_fn(fds[s], hdr[done:].ctypes.data, k - done, 0)

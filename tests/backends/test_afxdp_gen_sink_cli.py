@@ -194,7 +194,24 @@ def test_other_engines_send_what_they_claim(netns, sinks, engine):
     assert rx["probes"] == n and rx["flows_seen"] == 4
     assert (rx["lost"], rx["duplicates"], rx["csum_errors"], rx["drops"]) == (0, 0, 0, 0)
     assert [r["probes"] for r in rx["per_flow"]] == tx["per_flow_sent"]
+    if engine == "socket":  # one source port per flow, one destination each: connected
+        assert [(q["sockets"], q["connected"]) for q in tx["per_queue"]] == [(4, 4)]
     _no_xdp_left(bed)
+
+
+def test_socket_engine_one_socket_many_destinations(netns, sinks):
+    """One source port, four destination ports: the socket cannot be connected, so every
+    message names its destination (the other path of the socket engine)."""
+    bed = netns(queues=1)
+    n = 4000
+    sink = sinks(bed, "-c", str(n), "-d", "30", "--proto", "udp", "--no-verify")
+    tx = _gen(bed, "--engine", "socket", "-c", str(n), "--sport", "1024", "--dport", "9-12",
+              "--flows", "4", "--size", "128", "--rate", "20k")
+    rx = sink.result()
+    assert tx["packets"] == n and rx["probes"] == n and rx["flows_seen"] == 4
+    assert [r["probes"] for r in rx["per_flow"]] == tx["per_flow_sent"]
+    assert rx["lost"] == 0
+    assert [(q["sockets"], q["connected"]) for q in tx["per_queue"]] == [(1, 0)]
 
 
 def test_fill_static_sends_prebuilt_frames(netns, sinks):
