@@ -83,6 +83,8 @@ class TxQueueState:
     counters: TxQueueCounters = field(default_factory=TxQueueCounters)
     #: completions withheld by ``faults.tx_completion_hold``: (req_ids, sq_heads) batches
     held: list = field(default_factory=list)
+    #: wire time (ns) per packet of the last paced burst: sizes the next fetch to the FIFO room
+    wire_ns_per_pkt: float = 0.0
 
 
 def _ring_view(dma: DmaMemory, base: int, depth: int, entry_bytes: int) -> np.ndarray:
@@ -224,6 +226,13 @@ class TxEngine:
             return None
         return n, new_head, a, int(pos), int(nout)
 
+    def _fetch_size(self, st: TxQueueState, depth: int, room: float | None) -> int:
+        """Packets to fetch: all when unpaced or nothing is known yet, else the FIFO room
+        over the last burst's wire time per packet, plus one (the first to start past it)."""
+        if room is None or st.wire_ns_per_pkt <= 0.0:
+            return depth
+        return max(1, min(depth, int(room / st.wire_ns_per_pkt) + 1))
+
     def _paced_count(self, a: dict[str, np.ndarray], n: int, nout: int, room: float) -> int:
         """Packets of this fetch whose frames start while the FIFO has room (at least one).
         A burst with TSO (more frames than packets) is taken whole: its segments are still
@@ -247,13 +256,19 @@ class TxEngine:
             self._wake_at(dev.now_ns - room)
             return False
         saved = st.meta_state.copy() if room is not None else None
-        r = self._fetch_build(st, sq, sq.depth)
+        # fetch about what the FIFO can take (from the last burst's wire time per packet):
+        # parsing and building packets only to put them back costs more than a second fetch
+        r = self._fetch_build(st, sq, self._fetch_size(st, sq.depth, room))
         if r is None:
             return False
         n, new_head, a, pos, nout = r
         if n == 0:
             return False
         if room is not None:
+            if nout:
+                st.wire_ns_per_pkt = float(
+                    (self.out_len[:nout].sum() + nout * WIRE_OVERHEAD_BYTES)
+                    * (8e9 / dev.wire.rate_bps) / n)
             k = self._paced_count(a, n, nout, room)
             if k < n:  # the FIFO takes only k: fetch again exactly those (meta cache too)
                 st.meta_state[:] = saved
