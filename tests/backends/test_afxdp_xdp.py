@@ -32,11 +32,12 @@ def _ip_link_has_xdp(bed) -> bool:
     return "prog/xdp" in out
 
 
-@pytest.mark.parametrize("name", ["xsk_redirect", "drop_count", "reflect"])
-def test_bcc_compiles_and_loads(name):
+@pytest.mark.parametrize("name,src", [("xsk_redirect", None), ("drop_count", None),
+                                      ("lat_reflect", "latency"), ("lat_steer", "latency")])
+def test_bcc_compiles_and_loads(name, src):
     from enatool.backends.afxdp.xdp import XdpProgram
 
-    with XdpProgram(name, {"REFLECT_PORT": 7} if name == "reflect" else None) as prog:
+    with XdpProgram(name, None, src=src) as prog:
         assert prog.fd > 0
         assert prog.qstats(4).shape == (4, 5)
 

@@ -191,7 +191,7 @@ def test_reflect_returns_probe_packets_only(netns, mode):
     bed = netns()
     if mode == "native":  # veth XDP_TX needs NAPI on the peer: an XDP_PASS-ish program there
         peer = XdpProgram("xsk_redirect")
-    with XdpProgram("reflect", {"REFLECT_PORT": 7}) as prog, \
+    with XdpProgram("lat_reflect", {"LAT_PORT": 7}, src="latency") as prog, \
             XdpAttach(prog.fd, bed.if_b, bed.ns_b, mode=mode), \
             (XdpAttach(peer.fd, bed.if_a, bed.ns_a, mode="native") if mode == "native"
              else _nullctx()):

@@ -31,7 +31,7 @@ from enatool import netdev, sysffi
 from enatool.errors import CapabilityError, DeviceError, InterfaceError, UsageError
 
 BPF_DIR = Path(__file__).resolve().parents[3] / "bpf"
-PROGRAMS = ("xsk_redirect", "drop_count", "reflect", "xdp_live_tx")
+PROGRAMS = ("xsk_redirect", "drop_count", "xdp_live_tx")
 MAX_QUEUES = 64  # ENAT_MAX_QUEUES in bpf/include/enat_parse.h
 QSTATS_FIELDS = ("rx_packets", "rx_bytes", "redirected", "passed", "dropped")
 MODES = {"native": sysffi.XDP_FLAGS_DRV_MODE, "skb": sysffi.XDP_FLAGS_SKB_MODE}
