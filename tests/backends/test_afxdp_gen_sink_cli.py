@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
+from udp_peer import UdpCollector, udp_snmp
 
 from enatool.report.schema import missing_fields
 
@@ -102,51 +100,12 @@ def _xdp_sockets(ns: str) -> int:
     return 0
 
 
-def _udp_snmp(bed) -> dict[str, int]:
-    lines = [ln.split() for ln in bed.run("b", "cat", "/proc/net/snmp").stdout.splitlines()
-             if ln.startswith("Udp:")]
-    return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=True))
-
-
-class UdpCollector:
-    """A kernel UDP socket on side b (the share the XDP filter leaves to the kernel)."""
-
-    def __init__(self, bed, port: int):
-        from enatool.backends.afxdp.xdp import run_in_netns
-
-        self.sock = run_in_netns(bed.ns_b, socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind((bed.addr_b, port))
-        self.sock.settimeout(0.2)
-        self.payloads: list[bytes] = []
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.done.is_set():
-            try:
-                self.payloads.append(self.sock.recv(2048))
-            except TimeoutError:
-                continue
-
-    def wait(self, n: int, timeout: float = 10) -> None:
-        end = time.monotonic() + timeout
-        while len(self.payloads) < n and time.monotonic() < end:
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.done.set()
-        self.thread.join()
-        self.sock.close()
-
-
 # -- exact delivery ------------------------------------------------------------------------------
 def test_gen_count_sink_exact_and_kernel_accepts_the_rest(netns, sinks):
     bed = netns(queues=2)
     n = 20_000
     udp = UdpCollector(bed, 10)
-    snmp0 = _udp_snmp(bed)
+    snmp0 = udp_snmp(bed)
     try:
         sink = sinks(bed, "--proto", "udp", "--dport", "9", "-c", str(n // 2), "-d", "30")
         tx = _gen(bed, "-c", str(n), "--rate", "20k", "--dport", "9-10", "--flows", "8",
@@ -171,7 +130,7 @@ def test_gen_count_sink_exact_and_kernel_accepts_the_rest(netns, sinks):
     # the port-10 half went to the kernel, which accepted every checksum
     assert len(udp.payloads) == n // 2
     assert all(p.startswith(MAGIC) for p in udp.payloads)
-    snmp1 = _udp_snmp(bed)
+    snmp1 = udp_snmp(bed)
     assert snmp1["InCsumErrors"] == snmp0["InCsumErrors"]
     assert snmp1["InDatagrams"] - snmp0["InDatagrams"] == n // 2
     _no_xdp_left(bed)

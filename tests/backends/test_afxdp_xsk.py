@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+from udp_peer import UdpCollector, udp_snmp
 
 needs = pytest.mark.needs
 pytestmark = [pytest.mark.netns,
@@ -26,40 +27,6 @@ def _spec(bed, dport="9", sport="1024-1027", size=64):
 
     return GenSpec(src_mac=bed.mac_a, dst_mac=bed.mac_b, src=bed.addr_a, dst=bed.addr_b,
                    sport=sport, dport=dport, size=size)
-
-
-def _udp_snmp(bed) -> dict[str, int]:
-    lines = [ln.split() for ln in bed.run("b", "cat", "/proc/net/snmp").stdout.splitlines()
-             if ln.startswith("Udp:")]
-    return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=True))
-
-
-class UdpCollector:
-    """A kernel UDP socket in side b's namespace, drained by a thread."""
-
-    def __init__(self, bed, port: int):
-        from enatool.backends.afxdp.xdp import run_in_netns
-
-        self.sock = run_in_netns(bed.ns_b, socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind((bed.addr_b, port))
-        self.sock.settimeout(0.2)
-        self.payloads: list[bytes] = []
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.done.is_set():
-            try:
-                self.payloads.append(self.sock.recv(2048))
-            except TimeoutError:
-                continue
-
-    def close(self) -> None:
-        self.done.set()
-        self.thread.join()
-        self.sock.close()
 
 
 def _rx_in_thread(rxb, **kw):
@@ -93,7 +60,7 @@ def test_tx_kernel_to_rx_kernel_two_queues_exact_count(netns):
     seq_next = np.zeros(len(tset.flows), np.int64)
     to_xsk = tset.flows.dport == 9
     udp = UdpCollector(bed, 10)
-    snmp0 = _udp_snmp(bed)
+    snmp0 = udp_snmp(bed)
     try:
         with AfxdpBackend(bed.if_b, bed.ns_b, queues=[0, 1], tx=False, copy="auto",
                           filter={"proto": "udp", "dport": 9, "dst": bed.addr_b},
@@ -124,7 +91,7 @@ def test_tx_kernel_to_rx_kernel_two_queues_exact_count(netns):
     # flows the filter did not match reached the kernel, which accepted their checksums
     assert len(udp.payloads) == n - expect
     assert all(p.startswith(MAGIC) for p in udp.payloads)
-    snmp1 = _udp_snmp(bed)
+    snmp1 = udp_snmp(bed)
     assert snmp1["InCsumErrors"] == snmp0["InCsumErrors"]
     assert snmp1["InDatagrams"] - snmp0["InDatagrams"] == n - expect
     # flow state: every port-9 flow seen once per sequence, per the Tx side's counts
