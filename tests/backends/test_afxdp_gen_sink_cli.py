@@ -224,7 +224,10 @@ def test_pacing_within_one_percent(netns, rate):
 def test_to_queues_flows_match_rss_hash(netns, sinks):
     bed = netns(queues=2)
     sink = sinks(bed, "-c", "64", "-d", "30")
-    tx = _gen(bed, "--to-queues", "1,3", "--rss-queues", "4", "--flows", "8", "-c", "64")
+    # paced like the other exact-count tests: a flat-out burst can overrun the peer's
+    # backlog when the machine is busy (seen once: 63 of 64)
+    tx = _gen(bed, "--to-queues", "1,3", "--rss-queues", "4", "--flows", "8", "-c", "64",
+              "--rate", "20k")
     rx = sink.result()
     assert rx["probes"] == 64 and rx["lost"] == 0
     table = tx["traffic"]["flow_table"]
