@@ -23,12 +23,11 @@ TWIN_IMPORT = re.compile(r"^\s*(from|import) (tests\.)?naive\b|^from enatool\.dr
 #: netns end-to-end tests; "gap" marks a missing twin still to be written.
 EXEMPT = {
     "checksum.csum_fold": "inner: folded by inet_checksum / ones_sum16 (twin: naive checksum)",
-    "device_dp.fold16": "inner: used by the device's checksum offloads (tx_build_frames)",
+    "device_dp.fold16": "inner: checksum fold of rx_classify_fast (twin: naive_device_dp)",
     "device_dp.rss_flow_type": "inner: part of rx_classify (twin: naive_device_dp)",
     "device_dp.rss_input": "inner: part of rx_classify (twin: naive_device_dp)",
-    "device_dp.dma_ok": "inner: bounds check of tx_build_frames / rx_deliver (naive HostMemory)",
-    "device_dp.tx_build_frames": "gap: covered by device Tx tests (offloads/TSO vs naive "
-                                 "tx_offload/tso there and in tests/backends)",
+    "device_dp.dma_ok": "inner: bounds check of tx_build_frames / rx_deliver (naive HostMemory, "
+                        "test_device_dp_tx_build / test_device_dp_bursts)",
     "fieldengine.rewrite_fields": "inner: driven through FieldEngine vs naive_gen",
     "fieldengine.fill_frames": "inner: driven through FieldEngine vs naive_gen",
     "fieldengine.peek_classes": "inner: driven through FieldEngine vs naive_gen",

@@ -1,6 +1,8 @@
 """Naive pure-Python twins of numba_kernels.device_dp: Rx classify (status, RSS hash, queue),
-byte copy and the 16-bit ones'-complement sum. Re-derived from INTERFACE.md §5.7 / §8 with
-the naive parser and checksums of :mod:`naive.naive_datapath` and bit-by-bit Toeplitz."""
+Tx packet info, LLQ burst fetch and frame build (gather, checksum/TSO offloads, padding,
+wire layout), Rx scatter, byte copy and the 16-bit ones'-complement sum. Re-derived from
+INTERFACE.md §5–§8, §15 with the naive parser, checksums, Tx offload and TSO of
+:mod:`naive.naive_datapath` and bit-by-bit Toeplitz."""
 
 from __future__ import annotations
 
@@ -137,6 +139,105 @@ def llq_fetch_burst(area: bytes, head: int, tail: int, depth: int, line_size: in
         pkts.append(p)
         h = nh
     return pkts, h
+
+
+# ---- Tx: gather, offload and wire layout ------------------------------------------------------
+TXS_OK, TXS_DROP_HEADER, TXS_DROP_TOO_BIG, TXS_OFFLOAD_ERR = 0, 1, 2, 3  # pkt_status / counts
+MIN_FRAME = 60  # shortest frame on the wire (§15): shorter ones are zero-padded
+
+
+def tso_segments(frame: bytes, mss: int, max_segs: int, seg_cap: int) -> list[bytes] | None:
+    """TSO of ``frame`` by ``mss`` (naive GSO), or None when the device cannot segment it:
+    not unfragmented TCP over IPv4/IPv6, or more than ``max_segs`` segments / ``seg_cap``
+    bytes of segments."""
+    r = nd.parse(frame)
+    if r is None or r["l4_proto"] != 12 or r["frag"]:
+        return None
+    segs = nd.tso(frame, mss)
+    if len(segs) > max_segs or sum(len(s) for s in segs) > seg_cap:
+        return None
+    return segs
+
+
+def csum_offloads(frame: bytes, l3: bool, l4: bool, partial: bool) -> tuple[bytes, bool]:
+    """(frame after the descriptor's checksum offloads, applied?). A frame that does not
+    parse, or an L4 checksum asked for a non-TCP/UDP packet or an IPv4 fragment, is sent
+    unchanged (no offload at all) and reported."""
+    if not (l3 or l4):
+        return frame, True
+    r = nd.parse(frame)
+    if r is None or (l4 and (not r["l4_proto"] or r["frag"])):
+        return frame, False
+    return bytes(nd.tx_offload(frame, l3, l4, partial)), True
+
+
+def tx_build_frames(descs, mask: int, pkts, use_headers: bool, start_pkt: int,
+                    mem: HostMemory, work_cap: int, max_segs: int, seg_cap: int,
+                    out: bytearray, out_cap: int, frames: list, max_frames: int,
+                    pkt_status: list, counts: list):
+    """Wire frames of packets ``pkts[start_pkt:]`` (§5.3, §5.4, §6, §15), appended to ``out``
+    (at most ``out_cap`` bytes) with their (offset, length) appended to ``frames`` (at most
+    ``max_frames``). A packet is dict(first, ndata, meta=(w0, w2), header, status): its
+    data descriptors are ``descs[(first + k) & mask]``; ``status < 0`` is an LLQ header
+    drop. The frame is the pushed header (``use_headers``) and the data buffers read from
+    ``mem`` (zero-length buffers are not read); more than ``work_cap`` bytes is a drop. The
+    first data descriptor's tso_en with the meta's MSS > 0 sends the TSO segments; a frame
+    that cannot be segmented is reported and sent as one frame with the checksum offloads.
+    ``pkt_status[p]``/``counts`` get TXS_* codes. Returns ``(next packet, None)`` when done,
+    ``(p, "out_full")`` when packet p's frames do not fit (nothing of p written: call again
+    from p with more room) or ``(p, "dma")`` for a buffer outside ``mem``."""
+    from enatool.ena import eth_io
+
+    for p in range(start_pkt, len(pkts)):
+        pk = pkts[p]
+        if pk["status"] < 0:
+            pkt_status[p] = TXS_DROP_HEADER
+            counts[TXS_DROP_HEADER] += 1
+            continue
+        rows = [eth_io.tx_desc_unpack(descs[(pk["first"] + k) & mask])
+                for k in range(pk["ndata"])]
+        data = bytearray(pk["header"] if use_headers else b"")
+        too_big = False
+        for dsc in rows:
+            n = dsc["length"]
+            if n == 0:
+                continue
+            off = dsc["addr"] - mem.bus_base
+            if not mem.ok(off, n):
+                return p, "dma"
+            if len(data) + n > work_cap:
+                too_big = True
+                break
+            data += mem.arena[off:off + n]
+        if too_big:
+            pkt_status[p] = TXS_DROP_TOO_BIG
+            counts[TXS_DROP_TOO_BIG] += 1
+            continue
+        first = rows[0]
+        mss = eth_io.tx_meta_desc_unpack([pk["meta"][0], 0, pk["meta"][1], 0])["mss"]
+        status = TXS_OK
+        wire = None
+        if first["tso_en"] and mss > 0:
+            wire = tso_segments(bytes(data), mss, max_segs, seg_cap)
+            if wire is None:
+                status = TXS_OFFLOAD_ERR
+        if wire is None:
+            frame, ok = csum_offloads(bytes(data), bool(first["l3_csum_en"]),
+                                      bool(first["l4_csum_en"]),
+                                      bool(first["l4_csum_partial"]))
+            if not ok:
+                status = TXS_OFFLOAD_ERR
+            wire = [frame]
+        wire = [w.ljust(MIN_FRAME, b"\0") for w in wire]
+        if (len(out) + sum(len(w) for w in wire) > out_cap
+                or len(frames) + len(wire) > max_frames):
+            return p, "out_full"
+        for w in wire:
+            frames.append((len(out), len(w)))
+            out += w
+        pkt_status[p] = status
+        counts[status] += 1
+    return len(pkts), None
 
 
 # ---- Rx: scatter over posted buffers ----------------------------------------------------------
