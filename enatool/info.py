@@ -18,9 +18,9 @@ def software_device_report(**device_options) -> dict:
 
     Sections (stable names): device, queues, llq, offloads, rss, moderation, aenq, health.
     """
-    from enatool.backends.soft_port import open_soft_driver
+    from enatool.backends.base import open_driver
 
-    driver, device = open_soft_driver(**device_options)
+    driver, device = open_driver("soft", **device_options)
     try:
         neg = driver.probe().as_dict()
         host = device.host_info or {}

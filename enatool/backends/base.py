@@ -9,11 +9,20 @@ Conventions: ``end`` 0 is the local interface, 1 its peer (backends with a singl
 only 0); queues are numbered 0..num_queues-1; a frame is ``bytes`` (or a list of byte segments
 where the backend supports scatter-gather); time is the backend's clock in seconds (virtual on
 the software backend).
+
+Programs never import a concrete backend (``tests/test_layers.py`` enforces it). They ask for
+one here by name — :func:`open_driver`, :func:`latency_endpoint` — and the module behind the
+name is imported only then, so a program runs wherever its chosen backend's dependencies
+(bcc, pyroute2, the software device) exist, and ``enatool --help`` loads none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
+from typing import Any
+
+from enatool.errors import UsageError
 
 
 class Backend(ABC):
@@ -75,3 +84,44 @@ class Backend(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# -- concrete backends by name ----------------------------------------------------------------
+#: (backend, what) -> "module:attribute" of the concrete backend that provides it
+_ENTRY_POINTS = {
+    ("soft", "driver"): "enatool.backends.soft_port:open_soft_driver",
+    ("soft", "latency"): "enatool.backends.soft:open_latency_pair",
+    ("socket", "latency"): "enatool.backends.afxdp.latency:LatencySocket",
+    ("xdp", "latency"): "enatool.backends.afxdp.latency:LatencyXdp",
+    ("afxdp", "latency"): "enatool.backends.afxdp.latency:LatencyXsk",
+}
+
+
+def _entry_point(kind: str, what: str) -> Any:
+    target = _ENTRY_POINTS.get((kind, what))
+    if target is None:
+        have = sorted(k for k, w in _ENTRY_POINTS if w == what)
+        raise UsageError(f"no {what} backend named {kind!r}", hint=f"one of {', '.join(have)}")
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def open_driver(kind: str = "soft", **options: Any) -> tuple[Any, Any]:
+    """``(driver, device)``: a fresh device of backend ``kind`` (``options`` are the device's,
+    plus ``era`` and ``driver_options``) under an ``EnaDriver``, not yet probed; the caller
+    probes and closes the driver (``enatool info``, ``rss show``). Only "soft" has one."""
+    return _entry_point(kind, "driver")(**options)
+
+
+def latency_endpoint(kind: str, *args: Any, **options: Any) -> Any:
+    """What ``enatool latency`` / ``reflect`` run their probe loops on (a context manager):
+
+    - ``"soft"``: the software pair as a :class:`Backend` (``open_latency_pair``: ``step``,
+      ``tx_usecs``, ``rx_usecs``, ``adaptive``);
+    - ``"socket"``: a kernel UDP socket made in a netns (``LatencySocket``: ``family``, ``netns``);
+    - ``"xdp"``: lat_reflect or lat_steer of bpf/latency.c attached (``LatencyXdp``);
+    - ``"afxdp"``: an AF_XDP socket with lat_steer in front (``LatencyXsk``).
+
+    See :mod:`enatool.backends.afxdp.latency` for the real-interface endpoints' arguments.
+    """
+    return _entry_point(kind, "latency")(*args, **options)

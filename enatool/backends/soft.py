@@ -9,6 +9,8 @@ in small steps, servicing interrupts, NAPI and the 1 Hz health timer of both dri
 
 If the device in this tree has no ``wire`` port yet, a clearly marked temporary pump moves
 ``a.wire.take()`` frames into ``b.wire.inject_many()`` between steps (see ``_TemporaryPump``).
+
+:func:`open_latency_pair` sets up the one-queue pair ``enatool latency`` probes on.
 """
 
 from __future__ import annotations
@@ -198,4 +200,22 @@ class SoftBackend(Backend):
             drv.close()
 
 
-__all__ = ["SoftBackend"]
+def open_latency_pair(*, step: float, tx_usecs: int | None = None,
+                      rx_usecs: int | None = None, adaptive: str | None = None) -> SoftBackend:
+    """The pair ``enatool latency`` probes on: one queue per end, clock slices of ``step``,
+    both ends coalescing alike (``ethtool -C`` values; ``adaptive`` names the driver's
+    moderation mode for queue 0, "adaptive2016" or "dim", None for static)."""
+    be = SoftBackend(queues=1, step=step)
+    try:
+        for end in (0, 1):
+            be.set_coalesce(end=end, tx_usecs=tx_usecs, rx_usecs=rx_usecs,
+                            adaptive_rx=adaptive is not None)
+            if adaptive is not None:
+                be.drivers[end].set_moderation_mode(0, adaptive)
+    except BaseException:
+        be.close()
+        raise
+    return be
+
+
+__all__ = ["SoftBackend", "open_latency_pair"]

@@ -4,7 +4,9 @@ software ENA pair, and report HDR percentiles, loss, reorder and duplicates.
 The per-probe work runs in :mod:`numba_kernels.latency` (nogil, one worker thread, pinned
 with ``cpu``); Python sets up, prints the live line and builds the summary. Each summary
 says how it was measured (``how``: busy-poll or blocking, pinned CPU, copy or zero-copy,
-ping-pong or open-loop), because those change the result by an order of magnitude.
+ping-pong or open-loop), because those change the result by an order of magnitude. The
+sockets, XDP programs and the software pair come from the backends
+(``backends.base.latency_endpoint``); this module builds probes and runs the loops.
 """
 
 from __future__ import annotations
@@ -140,15 +142,16 @@ def run_socket(cfg: LatencyConfig, live: bool = False,
                stop: np.ndarray | None = None) -> tuple[dict[str, Any], Recorder]:
     """Kernel UDP client (connected socket; busy = non-blocking spin like sockperf
     ``--nonblocked``, block = blocking receive)."""
-    from enatool.backends.afxdp.xdp import run_in_netns
+    from enatool.backends.base import latency_endpoint
 
     assert cfg.dst is not None
     addr, port = probe.parse_dst(cfg.dst)
     ipv6 = ipaddress.ip_address(addr).version == 6
     size = probe.check_size(cfg.size, ipv6, cfg.split)
     fam = socket.AF_INET6 if ipv6 else socket.AF_INET
-    sock = run_in_netns(cfg.netns, socket.socket, fam, socket.SOCK_DGRAM, 0)
-    steer = attach = None
+    ep = latency_endpoint("socket", fam, cfg.netns)
+    sock = ep.sock
+    steer = None
     try:
         if cfg.iface:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, cfg.iface.encode())
@@ -162,13 +165,13 @@ def run_socket(cfg: LatencyConfig, live: bool = False,
                 # the XDP stamps rewrite the payload after the kernel's checksum offload
                 # (CHECKSUM_PARTIAL, lost at XDP_TX): send without a UDP checksum
                 sock.setsockopt(socket.SOL_SOCKET, SO_NO_CHECK, 1)
-            steer, attach = _attach_steer(cfg, port)
+            steer = _attach_steer(cfg, port)
         txbuf = probe.payload(size, ipv6)
         rxbuf = np.zeros(2048, np.uint8)
         rec = Recorder()
         stop = np.zeros(1, np.int64) if stop is None else stop
         pollfd = np.array([sock.fileno(), 0], np.int32)
-        libc = _libc()
+        libc = ep.libc
         args = (sock.fileno(), txbuf, len(txbuf), rxbuf, cfg.warmup,
                 -1 if cfg.count is None else cfg.count, _deadline(cfg), _period(cfg),
                 int(cfg.timeout * 1e9), cfg.poll == "busy", stop, *rec.hist_args(),
@@ -177,11 +180,9 @@ def run_socket(cfg: LatencyConfig, live: bool = False,
         _, interrupted, secs = run_loop(kl.socket_client, args, stop, cfg.cpu,
                                         _live(rec, live))
     finally:
-        if attach is not None:
-            attach.close()
         if steer is not None:
             steer.close()
-        sock.close()
+        ep.close()
     out = {"mode": "socket", "how": {
         "poll": cfg.poll, "pinned_cpu": cfg.cpu, "copy": "kernel socket",
         "family": "ipv6" if ipv6 else "ipv4", **_pattern(cfg)},
@@ -190,28 +191,20 @@ def run_socket(cfg: LatencyConfig, live: bool = False,
     return out, rec
 
 
-def _libc():
-    from enatool.backends.afxdp.engine import _Libc
+def _steer_defines(cfg: LatencyConfig) -> dict[str, int]:
+    """lat_steer on the client interface: takes answers (source port = the reflector's) and
+    stamps them for ``--split``."""
+    return {"MATCH_SPORT": 1, "STAMP": int(cfg.split)}
 
-    return _Libc.get()
 
-
-def _attach_steer(cfg: LatencyConfig, port: int, xsk_fd: int | None = None):
-    """lat_steer on the client interface: stamps answers (and hands them to an XSK)."""
-    from enatool.backends.afxdp.xdp import XdpAttach
-    from enatool.latency.xdpprog import LatencyProgram
+def _attach_steer(cfg: LatencyConfig, port: int):
+    """lat_steer alone in front of the kernel socket client (``--split`` stamps)."""
+    from enatool.backends.base import latency_endpoint
 
     assert cfg.iface is not None
-    prog = LatencyProgram("lat_steer", port, {"MATCH_SPORT": 1, "STAMP": int(cfg.split)})
-    try:
-        if xsk_fd is not None:
-            prog.set_xsk(cfg.queue, xsk_fd)
-        att = XdpAttach(prog.fd, cfg.iface, cfg.netns, mode=cfg.xdp_mode,
-                        replace=cfg.replace, force=cfg.force).__enter__()
-    except BaseException:
-        prog.close()
-        raise
-    return prog, att
+    return latency_endpoint("xdp", "lat_steer", port, cfg.iface, cfg.netns,
+                            defines=_steer_defines(cfg), xdp_mode=cfg.xdp_mode,
+                            replace=cfg.replace, force=cfg.force)
 
 
 # -- AF_XDP mode ------------------------------------------------------------------------------
@@ -245,7 +238,7 @@ def run_afxdp(cfg: LatencyConfig, live: bool = False,
               stop: np.ndarray | None = None) -> tuple[dict[str, Any], Recorder]:
     """AF_XDP client on ``cfg.queue`` of ``cfg.iface``: probes leave from the XSK Tx ring;
     lat_steer hands answers (source port = the reflector's port) to the same socket."""
-    from enatool.backends.afxdp.xsk import XskSocket
+    from enatool.backends.base import latency_endpoint
     from enatool.netdev import check_safe
 
     assert cfg.iface is not None and cfg.dst is not None
@@ -256,14 +249,13 @@ def run_afxdp(cfg: LatencyConfig, live: bool = False,
     sport = cfg.src_port or 40000 + (port % 1000)
     frame, po = probe.build_frame(size, mac, peer, src, addr, sport, port)
     busy = cfg.poll == "busy"
-    xsk = XskSocket(dev.index, cfg.queue, cfg.netns, ring_size=256, copy=cfg.copy,
-                    busy_poll=busy, batch=32)
-    prog = attach = None
-    try:
-        prog, attach = _attach_steer(cfg, port, xsk.fd)
+    with latency_endpoint("afxdp", dev.index, cfg.iface, cfg.queue, port, cfg.netns,
+                          defines=_steer_defines(cfg), copy=cfg.copy, busy=busy,
+                          xdp_mode=cfg.xdp_mode, replace=cfg.replace, force=cfg.force) as ep:
+        xsk = ep.xsk
         rec = Recorder()
         stop = np.zeros(1, np.int64) if stop is None else stop
-        libc = _libc()
+        libc = ep.libc
         r = xsk.rings
         tx, comp, rx, fill = r["tx"], r["comp"], r["rx"], r["fill"]
         umem = xsk.umem
@@ -279,14 +271,8 @@ def run_afxdp(cfg: LatencyConfig, live: bool = False,
                 np.array([xsk.fd, 0], np.int32), libc.clock, np.zeros(2, np.int64))
         _, interrupted, secs = run_loop(kl.xsk_client, args, stop, cfg.cpu, _live(rec, live))
         how = {"poll": "busy" if busy else "block", "pinned_cpu": cfg.cpu,
-               "copy": xsk.bind_mode, "xdp_attach": attach.mode, "queue": cfg.queue,
+               "copy": xsk.bind_mode, "xdp_attach": ep.mode, "queue": cfg.queue,
                "family": "ipv4", **_pattern(cfg)}
-    finally:
-        if attach is not None:
-            attach.close()
-        if prog is not None:
-            prog.close()
-        xsk.close()
     out = {"mode": "afxdp", "how": how, "dst": f"{addr}:{port}", "size": size,
            "payload": len(frame) - po, "interrupted": interrupted, "elapsed_s": round(secs, 3),
            **summary(rec)}

@@ -8,7 +8,8 @@
 - ``socket``: a UDP echo server (the baseline, like ``sockperf sr``).
 
 ``drop_every`` drops every N-th probe (per reflector; a test hook for loss accounting).
-Resources are context-managed: XDP links, sockets and UMEM are released on any exit.
+Resources are context-managed: XDP links, sockets and UMEM are released on any exit. They
+come from the backends (``backends.base.latency_endpoint``); this module runs the loops.
 """
 
 from __future__ import annotations
@@ -77,28 +78,26 @@ def _wait(cfg: ReflectConfig, show: Any) -> bool:
 
 
 def run_xdp(cfg: ReflectConfig, live: bool = False, ready: Any = None) -> dict[str, Any]:
-    from enatool.backends.afxdp.xdp import QSTATS_FIELDS, XdpAttach
-    from enatool.latency.xdpprog import LatencyProgram
+    from enatool.backends.base import latency_endpoint
 
     assert cfg.iface is not None
-    with LatencyProgram("lat_reflect", cfg.port) as prog:
-        prog.set_drop_every(cfg.drop_every)
-        with XdpAttach(prog.fd, cfg.iface, cfg.netns, mode=cfg.xdp_mode, replace=cfg.replace,
-                       force=cfg.force) as att:
-            _print(f"reflecting probes to UDP port {cfg.port} on {cfg.iface} in XDP "
-                   f"({att.mode}); Ctrl-C to stop", live)
-            if ready is not None:
-                ready()
+    with latency_endpoint("xdp", "lat_reflect", cfg.port, cfg.iface, cfg.netns,
+                          drop_every=cfg.drop_every, xdp_mode=cfg.xdp_mode,
+                          replace=cfg.replace, force=cfg.force) as prog:
+        _print(f"reflecting probes to UDP port {cfg.port} on {cfg.iface} in XDP "
+               f"({prog.mode}); Ctrl-C to stop", live)
+        if ready is not None:
+            ready()
 
-            def show(t: float) -> None:
-                q = prog.qstats(8).sum(axis=0)
-                _print(f"{t:6.1f}s rx {q[0]:>10} reflected {q[2]:>10} passed {q[3]:>8} "
-                       f"dropped {q[4]:>6}", live)
+        def show(t: float) -> None:
+            q = prog.qstats(8).sum(axis=0)
+            _print(f"{t:6.1f}s rx {q[0]:>10} reflected {q[2]:>10} passed {q[3]:>8} "
+                   f"dropped {q[4]:>6}", live)
 
-            interrupted = _wait(cfg, show)
-            qs = prog.qstats()
-            attach_mode = att.mode
-    rows = [{"queue": q, **{f: int(qs[q, i]) for i, f in enumerate(QSTATS_FIELDS)}}
+        interrupted = _wait(cfg, show)
+        qs = prog.qstats()
+        attach_mode, fields = prog.mode, prog.QSTATS_FIELDS
+    rows = [{"queue": q, **{f: int(qs[q, i]) for i, f in enumerate(fields)}}
             for q in range(len(qs)) if qs[q].any()]
     tot = qs.sum(axis=0)
     return {"mode": "xdp", "iface": cfg.iface, "port": cfg.port, "xdp_attach": attach_mode,
@@ -107,13 +106,12 @@ def run_xdp(cfg: ReflectConfig, live: bool = False, ready: Any = None) -> dict[s
 
 
 def run_socket(cfg: ReflectConfig, live: bool = False, ready: Any = None) -> dict[str, Any]:
-    from enatool.backends.afxdp.engine import _Libc
-    from enatool.backends.afxdp.xdp import run_in_netns
+    from enatool.backends.base import latency_endpoint
 
     bind = cfg.bind or "::"
     ipv6 = ipaddress.ip_address(bind).version == 6
-    sock = run_in_netns(cfg.netns, socket.socket, socket.AF_INET6 if ipv6 else socket.AF_INET,
-                        socket.SOCK_DGRAM, 0)
+    ep = latency_endpoint("socket", socket.AF_INET6 if ipv6 else socket.AF_INET, cfg.netns)
+    sock = ep.sock
     try:
         if ipv6 and bind == "::":
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -128,7 +126,7 @@ def run_socket(cfg: ReflectConfig, live: bool = False, ready: Any = None) -> dic
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 100000))
         rc = np.zeros(kl.R_N, np.int64)
         stop = np.zeros(1, np.int64)
-        libc = _Libc.get()
+        libc = ep.libc
         _print(f"UDP echo on port {cfg.port} ({'busy-poll' if cfg.busy else 'blocking'}"
                f"{f', cpu {cfg.cpu}' if cfg.cpu is not None else ''}); Ctrl-C to stop", live)
         if ready is not None:
@@ -147,7 +145,7 @@ def run_socket(cfg: ReflectConfig, live: bool = False, ready: Any = None) -> dic
         _, interrupted, _ = run_loop(kl.socket_reflector, args, stop, cfg.cpu, show,
                                      interval=1.0 if cfg.duration is None else 0.05)
     finally:
-        sock.close()
+        ep.close()
     return {"mode": "socket", "port": cfg.port, "poll": "busy" if cfg.busy else "block",
             "pinned_cpu": cfg.cpu, "interrupted": interrupted, "rx": int(rc[kl.R_RX]),
             "reflected": int(rc[kl.R_TX]), "dropped": int(rc[kl.R_DROPPED]),
@@ -155,10 +153,7 @@ def run_socket(cfg: ReflectConfig, live: bool = False, ready: Any = None) -> dic
 
 
 def run_afxdp(cfg: ReflectConfig, live: bool = False, ready: Any = None) -> dict[str, Any]:
-    from enatool.backends.afxdp.engine import _Libc
-    from enatool.backends.afxdp.xdp import XdpAttach
-    from enatool.backends.afxdp.xsk import XskSocket
-    from enatool.latency.xdpprog import LatencyProgram
+    from enatool.backends.base import latency_endpoint
     from enatool.netdev import check_safe
 
     assert cfg.iface is not None
@@ -167,46 +162,41 @@ def run_afxdp(cfg: ReflectConfig, live: bool = False, ready: Any = None) -> dict
     if len(queues) > 1:
         raise UsageError("--mode afxdp reflects on one queue", hint="pass one -q")
     q = queues[0]
-    xsk = XskSocket(dev.index, q, cfg.netns, ring_size=256, copy=cfg.copy, busy_poll=cfg.busy,
-                    batch=32)
-    try:
-        with LatencyProgram("lat_steer", cfg.port, {"MATCH_SPORT": 0, "STAMP": 0}) as prog:
-            prog.set_xsk(q, xsk.fd)
-            with XdpAttach(prog.fd, cfg.iface, cfg.netns, mode=cfg.xdp_mode,
-                           replace=cfg.replace, force=cfg.force) as att:
-                rc = np.zeros(kl.R_N, np.int64)
-                stop = np.zeros(1, np.int64)
-                libc = _Libc.get()
-                r = xsk.rings
-                rx, tx, comp, fill = r["rx"], r["tx"], r["comp"], r["fill"]
-                umem = xsk.umem
-                assert umem is not None
-                args = (umem.buf, rx.producer, rx.consumer, rx.addr, rx.len, rx.mask,
-                        tx.producer, tx.consumer, tx.addr, tx.len, tx.mask, comp.producer,
-                        comp.consumer, comp.addr, comp.mask, fill.producer, fill.consumer,
-                        fill.addr, fill.mask, ~np.int64(umem.frame_size - 1),
-                        np.zeros(32, np.int64), np.zeros(32, np.int64),
-                        np.zeros(xsk.ring_size, np.int64), cfg.drop_every, cfg.busy, stop, rc,
-                        xsk.fd, libc.sendto, libc.recvfrom, libc.poll,
-                        np.array([xsk.fd, 0], np.int32))
-                _print(f"AF_XDP reflector on {cfg.iface} queue {q} ({xsk.bind_mode}, "
-                       f"{'busy-poll' if cfg.busy else 'poll'}, XDP {att.mode}); Ctrl-C to stop",
-                       live)
-                if ready is not None:
-                    ready()
-                t_end = None if cfg.duration is None else time.monotonic() + cfg.duration
+    with latency_endpoint("afxdp", dev.index, cfg.iface, q, cfg.port, cfg.netns,
+                          defines={"MATCH_SPORT": 0, "STAMP": 0}, copy=cfg.copy,
+                          busy=cfg.busy, xdp_mode=cfg.xdp_mode, replace=cfg.replace,
+                          force=cfg.force) as ep:
+        xsk = ep.xsk
+        rc = np.zeros(kl.R_N, np.int64)
+        stop = np.zeros(1, np.int64)
+        libc = ep.libc
+        r = xsk.rings
+        rx, tx, comp, fill = r["rx"], r["tx"], r["comp"], r["fill"]
+        umem = xsk.umem
+        assert umem is not None
+        args = (umem.buf, rx.producer, rx.consumer, rx.addr, rx.len, rx.mask,
+                tx.producer, tx.consumer, tx.addr, tx.len, tx.mask, comp.producer,
+                comp.consumer, comp.addr, comp.mask, fill.producer, fill.consumer,
+                fill.addr, fill.mask, ~np.int64(umem.frame_size - 1),
+                np.zeros(32, np.int64), np.zeros(32, np.int64),
+                np.zeros(xsk.ring_size, np.int64), cfg.drop_every, cfg.busy, stop, rc,
+                xsk.fd, libc.sendto, libc.recvfrom, libc.poll,
+                np.array([xsk.fd, 0], np.int32))
+        _print(f"AF_XDP reflector on {cfg.iface} queue {q} ({xsk.bind_mode}, "
+               f"{'busy-poll' if cfg.busy else 'poll'}, XDP {ep.mode}); Ctrl-C to stop", live)
+        if ready is not None:
+            ready()
+        t_end = None if cfg.duration is None else time.monotonic() + cfg.duration
 
-                def show(t: float) -> None:
-                    _print(f"{t:6.1f}s rx {rc[0]:>10} reflected {rc[1]:>10} "
-                           f"dropped {rc[2]:>6}", live)
-                    if t_end is not None and time.monotonic() >= t_end:
-                        stop[0] = 2
+        def show(t: float) -> None:
+            _print(f"{t:6.1f}s rx {rc[0]:>10} reflected {rc[1]:>10} "
+                   f"dropped {rc[2]:>6}", live)
+            if t_end is not None and time.monotonic() >= t_end:
+                stop[0] = 2
 
-                _, interrupted, _ = run_loop(kl.xsk_reflector, args, stop, cfg.cpu, show,
-                                             interval=1.0 if t_end is None else 0.05)
-                bind_mode, attach_mode = xsk.bind_mode, att.mode
-    finally:
-        xsk.close()
+        _, interrupted, _ = run_loop(kl.xsk_reflector, args, stop, cfg.cpu, show,
+                                     interval=1.0 if t_end is None else 0.05)
+        bind_mode, attach_mode = xsk.bind_mode, ep.mode
     return {"mode": "afxdp", "iface": cfg.iface, "port": cfg.port, "queue": q,
             "copy": bind_mode, "xdp_attach": attach_mode,
             "poll": "busy" if cfg.busy else "block", "pinned_cpu": cfg.cpu,

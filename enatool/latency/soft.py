@@ -4,7 +4,9 @@ End 0 sends a probe; end 1's driver receives it only when its NAPI runs after th
 interrupt, which interrupt moderation (``rx_usecs``, the 2016 table or DIM) delays; end 1
 turns the frame around and sends it back through the same machinery. The clock advances in
 ``STEP`` slices, so RTTs are multiples of 1 µs and the run is deterministic: the effect of
-a moderation setting is visible before touching an instance. Ping-pong only.
+a moderation setting is visible before touching an instance. Ping-pong only. The soft
+backend sets the pair up (``latency_endpoint("soft")``); this module drives it through the
+``Backend`` calls only.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _wait(be: Any, end: int, deadline: float) -> list[bytes]:
 
 
 def run_soft(cfg: Any, live: bool = False) -> tuple[dict[str, Any], Recorder]:
-    from enatool.backends.soft import SoftBackend
+    from enatool.backends.base import latency_endpoint
 
     if cfg.rate is not None:
         raise UsageError("--rate (open-loop) is not available on the software device",
@@ -50,18 +52,13 @@ def run_soft(cfg: Any, live: bool = False) -> tuple[dict[str, Any], Recorder]:
     size = probe.check_size(cfg.size, False, False)
     frame, po = probe.build_frame(size, MAC_A, MAC_B, "198.18.0.1", "198.18.0.2", 40007,
                                   probe.DEFAULT_PORT)
-    be = SoftBackend(queues=1, step=STEP)
+    be = latency_endpoint("soft", step=STEP, tx_usecs=cfg.tx_usecs, rx_usecs=cfg.rx_usecs,
+                          adaptive=ADAPTIVE[cfg.adaptive])
     rec = Recorder()
     st = rec.st
     interrupted = False
     rtts: list[int] = []
     try:
-        mode = ADAPTIVE[cfg.adaptive]
-        for end in (0, 1):
-            be.set_coalesce(end=end, tx_usecs=cfg.tx_usecs, rx_usecs=cfg.rx_usecs,
-                            adaptive_rx=mode is not None)
-            if mode is not None:
-                be.drivers[end].set_moderation_mode(0, mode)
         coalesce = be.get_coalesce(end=0)
         total = None if cfg.count is None else cfg.warmup + cfg.count
         t_start = be.now()

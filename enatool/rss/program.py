@@ -143,9 +143,9 @@ def flows_report(config: policy.RssConfig, queues: list[int], count: int, src: s
 
 def show_software_device(**device_options) -> dict:
     """RSS as the driver configured it on a freshly probed software device."""
-    from enatool.backends.soft_port import open_soft_driver
+    from enatool.backends.base import open_driver
 
-    driver, _device = open_soft_driver(**device_options)
+    driver, _device = open_driver("soft", **device_options)
     try:
         rss = driver.probe().as_dict()["rss"]
         queues = driver.info.io_queues
