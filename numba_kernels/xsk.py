@@ -182,7 +182,7 @@ def tx_loop(umem, tx_prod, tx_cons, tx_flags, tx_addr, tx_len, tx_mask,
             cq_prod, cq_cons, cq_addr, cq_mask, stack, st, addrs_buf, lens_buf,
             templates, frame_len, probe_len, layout, flow_src, flow_dst, flow_sport,
             flow_dport, size_sched, flow_sched, sched_lcm, flow_idx, seq_next, fe_state,
-            slot_class, stride, fill_mode, pstate, paced, class_bits, cost_buf,
+            slot_map, stride, fill_mode, pstate, paced, class_bits, cost_buf,
             count, deadline_ns, stall_ns, stop, batch, need_wakeup, fd, sendto_fn,
             clock_fn, ts, counters, row, static_addrs, static_lens):
     """Send until ``count`` frames (-1: no limit), ``deadline_ns`` (0: none) or ``stop``.
@@ -263,7 +263,7 @@ def tx_loop(umem, tx_prod, tx_cons, tx_flags, tx_addr, tx_len, tx_mask,
                 nbytes = fill_frames(umem, addrs_buf, lens_buf, k, templates, frame_len,
                                      probe_len, layout, flow_src, flow_dst, flow_sport,
                                      flow_dport, size_sched, flow_sched, sched_lcm, flow_idx,
-                                     seq_next, fe_state, slot_class, stride, now, fill_mode)
+                                     seq_next, fe_state, slot_map, stride, now, fill_mode)
             produce_descs(tx_prod, tx_cons, tx_addr, tx_len, tx_mask, addrs_buf, lens_buf, k)
             sent += k
             ctr[C_TX_PACKETS] += k

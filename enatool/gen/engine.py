@@ -17,20 +17,24 @@ from numba_kernels import fieldengine as fe
 
 MODES = {"full": fe.MODE_FULL, "fields": fe.MODE_FIELDS, "fields-only": fe.MODE_FIELDS}
 _EMPTY_I32 = np.zeros(0, np.int32)
+_EMPTY_I64 = np.zeros(0, np.int64)
 
 
 class FieldEngine:
     """Fill frame slots from a :class:`TemplateSet`.
 
     ``mode``: 'full' copies the template into every slot; 'fields' (alias 'fields-only')
-    copies only into slots that do not already hold that size class (tracked per buffer by
-    a :meth:`slot_map`) and otherwise rewrites just the mutable fields.
+    copies only into slots that do not already hold that size class and otherwise rewrites
+    just the mutable fields, skipping addresses and ports when the slot already holds that
+    flow (both tracked per buffer by a :meth:`slot_map`).
     """
 
     def __init__(self, tset: TemplateSet, mode: str = "fields",
                  seq_next: np.ndarray | None = None):
         if mode not in MODES:
             raise UsageError(f"unknown fill mode {mode!r}", hint="use full or fields")
+        if tset.n_classes > fe.SL_MAX_CLASSES:
+            raise UsageError(f"{tset.n_classes} frame sizes", hint=f"at most {fe.SL_MAX_CLASSES}")
         self.tset = tset
         self.mode = MODES[mode]
         self.state = np.zeros(fe.ST_N, np.int64)
@@ -56,8 +60,9 @@ class FieldEngine:
 
     @staticmethod
     def slot_map(n_slots: int) -> np.ndarray:
-        """Per-slot 'which size class does this slot hold' array (-1: unknown)."""
-        return np.full(n_slots, -1, np.int32)
+        """Per-slot 'which size class and flow does this slot hold' array (-1: unknown;
+        int64 entries packed as :data:`numba_kernels.fieldengine.SL_CLASS_SHIFT` says)."""
+        return np.full(n_slots, -1, np.int64)
 
     def fill(self, umem: np.ndarray, addrs: np.ndarray, lens_out: np.ndarray,
              n: int | None = None, ts_ns: int = 0, stride: int = 1,
@@ -65,8 +70,9 @@ class FieldEngine:
         """Fill ``n`` frames at byte offsets ``addrs`` of the 1-D uint8 ``umem``.
 
         Lengths go to ``lens_out``; returns the frame bytes written. In 'fields' mode
-        ``slot_class`` (from :meth:`slot_map`, one entry per ``stride`` bytes of ``umem``)
-        is required. ``flow_idx`` picks the flow of each frame instead of the schedule.
+        ``slot_class``, the slot map of ``umem`` (from :meth:`slot_map`, one entry per
+        ``stride`` bytes; it records the flow too, despite the name), is required.
+        ``flow_idx`` picks the flow of each frame instead of the schedule.
         """
         if umem.dtype != np.uint8 or umem.ndim != 1:
             raise TypeError("umem must be a 1-D uint8 array")
@@ -80,14 +86,14 @@ class FieldEngine:
         if int(addrs[:n].max()) + self.tset.max_frame_len > umem.shape[0]:
             raise ValueError("a slot runs past the end of umem")
         if self.mode == fe.MODE_FIELDS:
-            if slot_class is None or slot_class.dtype != np.int32:
-                raise TypeError("fields mode needs an int32 slot_class map (slot_map())")
+            if slot_class is None or slot_class.dtype != np.int64 or slot_class.ndim != 1:
+                raise TypeError("fields mode needs an int64 slot_class map (slot_map())")
             if stride < self.tset.max_frame_len:
                 raise ValueError(f"stride {stride} is shorter than a frame")
             if int(addrs[:n].max()) // stride >= slot_class.shape[0]:
                 raise ValueError("slot_class map is too short for these addresses")
         else:
-            slot_class = _EMPTY_I32
+            slot_class = _EMPTY_I64
             stride = max(stride, 1)
         if flow_idx is None:
             fidx = _EMPTY_I32

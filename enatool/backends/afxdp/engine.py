@@ -180,7 +180,7 @@ class TxQueueState:
     flow_sched: np.ndarray
     sched_lcm: int
     fe_state: np.ndarray
-    slot_class: np.ndarray
+    slot_map: np.ndarray  # fieldengine slot map: int64 per UMEM frame
     pstate: np.ndarray
     addrs: np.ndarray
     lens: np.ndarray
@@ -210,7 +210,7 @@ def build_static(tset: Any, s: XskSocket, st: TxQueueState, seq_next: np.ndarray
                    tset.probe_len, tset.layout, tset.flows.src, tset.flows.dst,
                    tset.flows.sport, tset.flows.dport, tset.size_sched, st.flow_sched,
                    st.sched_lcm, np.zeros(0, np.int32), seq_next, st.fe_state,
-                   st.slot_class, umem.frame_size, 0, fe.MODE_FULL)
+                   st.slot_map, umem.frame_size, 0, fe.MODE_FULL)
     st.fe_state[:] = 0
     st.static_addrs, st.static_lens = addrs, lens
 
@@ -220,6 +220,8 @@ def tx_states(tset: Any, socks: Sequence[XskSocket], batch: int, rate: float | N
     """Per-queue engine state; each queue owns flows ``flow_sched[i::Q]`` so a flow never
     spans two queues (no reordering, and ``seq_next`` is never shared between threads)."""
     nq = len(socks)
+    if tset.n_classes > fe.SL_MAX_CLASSES:
+        raise UsageError(f"{tset.n_classes} frame sizes", hint=f"at most {fe.SL_MAX_CLASSES}")
     if len(tset.flows) < nq:
         raise UsageError(f"{len(tset.flows)} flow(s) for {nq} Tx queues",
                          hint="use at least as many flows as queues (--flows)")
@@ -241,7 +243,7 @@ def tx_states(tset: Any, socks: Sequence[XskSocket], batch: int, rate: float | N
             flow_sched=sched,
             sched_lcm=math.lcm(len(tset.size_sched), len(sched)),
             fe_state=np.zeros(fe.ST_N, np.int64),
-            slot_class=np.full(umem.n_frames, -1, np.int32),
+            slot_map=np.full(umem.n_frames, -1, np.int64),
             pstate=pstate,
             addrs=np.zeros(batch, np.int64),
             lens=np.zeros(batch, np.int64),
@@ -260,7 +262,7 @@ def tx_args(s: XskSocket, st: TxQueueState, tset: Any, seq_next: np.ndarray, fil
             comp.producer, comp.consumer, comp.addr, comp.mask, s.tx_stack, s.tx_depth,
             st.addrs, st.lens, tset.templates, tset.frame_len, tset.probe_len, tset.layout,
             f.src, f.dst, f.sport, f.dport, tset.size_sched, st.flow_sched, st.sched_lcm,
-            np.zeros(0, np.int32), seq_next, st.fe_state, st.slot_class, umem.frame_size,
+            np.zeros(0, np.int32), seq_next, st.fe_state, st.slot_map, umem.frame_size,
             fill_mode, st.pstate, paced, np.ascontiguousarray(tset.class_wire_bits, np.int64),
             st.cost, count, deadline_ns, STALL_NS, stop, batch, int(s.need_wakeup), s.fd,
             libc.sendto, libc.clock, ts, counters, row, st.static_addrs, st.static_lens)
