@@ -18,7 +18,8 @@ one batch, and **one Tx completion per packet** with comp_req is written with it
 req_id, in the order chosen by ``dev.tx_completion_order`` ("in-order", "reverse" or "random"
 within a burst: ENA completions may be out of order, §5.5). With a link rate (``connect(...,
 rate_bps=...)``) the device is paced like hardware: packets are taken from the SQ only while
-their frames fit in a ``TX_FIFO_BYTES`` FIFO in front of the wire, and completed when handed
+their frames fit in a ``TX_FIFO_BYTES`` FIFO in front of the wire (a busy queue is fetched
+again when half of it has drained: bursts, not a wake-up per frame), and completed when handed
 to it, so a driver that offers more than the link carries sees its ring fill up.
 A malformed descriptor stream or a buffer outside host memory is a device fatal error
 (DEV_STS.fatal_error + AENQ FATAL_ERROR); the queue stops until it is destroyed or the device reset.
@@ -166,6 +167,12 @@ class TxEngine:
         fifo_ns = TX_FIFO_BYTES * 8 * 1e9 / rate
         return fifo_ns - max(0.0, wire._busy_until_ns - self.dev.now_ns)
 
+    def _refill_room_ns(self) -> float:
+        """A busy queue is fetched again once half the FIFO has drained: the wire never runs
+        dry (half a FIFO is still queued) and the device pulls packets in bursts, like
+        hardware prefetching descriptors, instead of one wake-up per frame that leaves."""
+        return TX_FIFO_BYTES * 4 * 1e9 / self.dev.wire.rate_bps
+
     def _wake_at(self, due_ns: float) -> None:
         """Come back when the FIFO has drained enough (one pending wake-up at a time)."""
         due = max(int(due_ns) + 1, self.dev.now_ns + 1)
@@ -252,8 +259,8 @@ class TxEngine:
             return False
         dev = self.dev
         room = self._fifo_room_ns()
-        if room is not None and room <= 0:
-            self._wake_at(dev.now_ns - room)
+        if room is not None and room < self._refill_room_ns():
+            self._wake_at(dev.now_ns + self._refill_room_ns() - room)
             return False
         saved = st.meta_state.copy() if room is not None else None
         # fetch about what the FIFO can take (from the last burst's wire time per packet):
@@ -303,8 +310,8 @@ class TxEngine:
         self._complete(st, a, n)
         if room is not None and sq.head != sq.tail:
             rest = self._fifo_room_ns()
-            if rest is not None and rest <= 0:
-                self._wake_at(dev.now_ns - rest)
+            if rest is not None and rest < self._refill_room_ns():
+                self._wake_at(dev.now_ns + self._refill_room_ns() - rest)
         return True
 
     def _complete(self, st: TxQueueState, a: dict[str, np.ndarray], n: int) -> None:
