@@ -16,6 +16,8 @@ import click
 from enatool.cli.common import EnatoolCommand, echo_json, json_option
 from enatool.errors import UsageError
 
+MAX_DELAY_USECS = 0x7FFF  # the 15-bit rx/tx delay fields of the unmask register
+
 _CTX = {"help_option_names": ["-h", "--help"]}
 
 
@@ -143,6 +145,12 @@ def set_(iface, rx_usecs, tx_usecs, adaptive_rx, mode, levels, restore_defaults,
     for name, v in (("--rx-usecs", rx_usecs), ("--tx-usecs", tx_usecs)):
         if v is not None and v < 0:
             raise UsageError(f"{name} {v} is negative")
+        # the unmask register carries each delay in 15 bits (INTERFACE.md §2): the driver
+        # would accept more and the register keep only the low bits, a silent surprise
+        if v is not None and v > MAX_DELAY_USECS:
+            raise UsageError(f"{name} {v} does not fit the 15-bit interrupt delay field",
+                             hint=f"at most {MAX_DELAY_USECS} us (15 bits at the usual 1 us "
+                                  "resolution)")
     if iface:
         if mode or levels or restore_defaults or era:
             raise UsageError("--mode/--level/--restore-defaults/--era apply to the software "

@@ -70,6 +70,8 @@ def test_show_set_persist_and_restore(run):
     (("--era", "2016", "--rx-usecs", "30"), "rx-usecs cannot change while adaptive-rx is on"),
     (("--mode", "dim", "--adaptive-rx", "off"), "contradicts"),
     (("--rx-usecs", "-1"), "negative"),
+    (("--rx-usecs", "99999999"), "does not fit the 15-bit interrupt delay"),
+    (("--tx-usecs", "32768"), "does not fit the 15-bit interrupt delay"),
     ((), "nothing to set"),
 ])
 def test_set_validation_one_line_exit_2(run, args, reason):
