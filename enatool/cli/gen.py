@@ -132,9 +132,9 @@ def traffic_options(func):
               help="One line of stats per interval (default: on a terminal).")
 @json_option
 def gen(iface, spec, count, duration, rate, bitrate, queues, batch, fill, engine, copy_mode,
-        busy_poll, attach_mode, cpus, netns, force, replace, src_mac, dst_mac, rss_key,
-        rss_queues, rss_table, rss_function, link_rate, no_llq, virtual, csv_path, live,
-        as_json):
+        busy_poll, attach_mode, huge_pages, cpus, netns, force, replace, src_mac, dst_mac,
+        rss_key, rss_queues, rss_table, rss_function, link_rate, no_llq, virtual, csv_path,
+        live, as_json):
     """Generate UDP/TCP frames: flat out or paced, many flows, sizes or IMIX.
 
     Without IFACE the frames cross the software ENA device pair and the receiving side is
@@ -160,7 +160,8 @@ def gen(iface, spec, count, duration, rate, bitrate, queues, batch, fill, engine
     """
     iface_only = {"--engine": engine is not None, "--fill": fill is not None,
                   "-C": copy_mode != "auto",
-                  "-B": busy_poll, "-A": attach_mode != "auto", "--cpu": cpus is not None,
+                  "-B": busy_poll, "-A": attach_mode != "auto", "--huge-pages": huge_pages,
+                  "--cpu": cpus is not None,
                   "--netns": netns is not None, "--force": force, "--replace": replace,
                   "--src-mac": src_mac is not None, "--dst-mac": dst_mac is not None,
                   "--rss-key": rss_key is not None, "--rss-queues": rss_queues is not None,
@@ -177,13 +178,15 @@ def gen(iface, spec, count, duration, rate, bitrate, queues, batch, fill, engine
             count = 1_000_000
         if fill is not None and (engine or "afxdp") != "afxdp":
             raise UsageError("--fill applies to --engine afxdp")
+        if huge_pages and (engine or "afxdp") != "afxdp":
+            raise UsageError("--huge-pages applies to --engine afxdp")
         if fill == "static":
             import dataclasses
 
             spec = dataclasses.replace(spec, probe="off")
         _run_iface(iface, spec, count, duration, rate_v, bitrate_v, queues, batch or 256,
                    fill or "fields", engine or "afxdp", copy_mode, busy_poll, attach_mode,
-                   cpus, netns, force, replace, src_mac, dst_mac,
+                   huge_pages, cpus, netns, force, replace, src_mac, dst_mac,
                    (rss_key, rss_queues, rss_table, rss_function), csv_path, live, as_json)
         return
     used = [k for k, v in iface_only.items() if v]
@@ -253,8 +256,8 @@ def _iface_spec(spec, iface, netns, src_mac, dst_mac, rss, queues):
 
 
 def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, fill, engine,
-               copy_mode, busy_poll, attach_mode, cpus, netns, force, replace, src_mac,
-               dst_mac, rss, csv_path, live, as_json):
+               copy_mode, busy_poll, attach_mode, huge_pages, cpus, netns, force, replace,
+               src_mac, dst_mac, rss, csv_path, live, as_json):
     from enatool.cli.iface import doctor_hint, parse_cpus, require_root, stop_on_signals
     from enatool.gen.iface import run_gen_iface
     from enatool.gen.templates import build_templates
@@ -272,8 +275,8 @@ def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, fill,
     on_tick = ticker if (show or csv) else None
     try:
         with stop_on_signals(), doctor_hint(iface), _tx_engine(
-                engine, iface, netns, qs, batch, copy_mode, busy_poll, attach_mode, force,
-                replace, cpu_list) as tx:
+                engine, iface, netns, qs, batch, copy_mode, busy_poll, attach_mode,
+                huge_pages, force, replace, cpu_list) as tx:
             if show:
                 ticker.start(f"gen on {iface} ({engine})")
             summary = run_gen_iface(tx, spec, count, duration, rate, bitrate,
@@ -284,15 +287,15 @@ def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, fill,
     _print_iface(summary, as_json)
 
 
-def _tx_engine(engine, iface, netns, qs, batch, copy_mode, busy_poll, attach_mode, force,
-               replace, cpus):
+def _tx_engine(engine, iface, netns, qs, batch, copy_mode, busy_poll, attach_mode, huge,
+               force, replace, cpus):
     """The CLI picks the backend (programs never import one)."""
     if engine == "afxdp":
         from enatool.backends.afxdp.backend import AfxdpBackend
 
         return AfxdpBackend(iface, netns, queues=qs, rx=False, tx=True, batch=batch,
                             copy=copy_mode, busy_poll=busy_poll, xdp_mode=attach_mode,
-                            replace=replace, force=force, cpus=cpus)
+                            huge=huge, replace=replace, force=force, cpus=cpus)
     if engine == "xdp-live":
         from enatool.backends.afxdp.xdp_live import XdpLiveTx
 

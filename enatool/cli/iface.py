@@ -17,7 +17,8 @@ from enatool.errors import CapabilityError, DeviceError, UsageError
 
 
 def xsk_options(func):
-    """``-C``, ``-B``, ``-A``, ``--cpu``, ``--netns``, ``--force``, ``--replace``."""
+    """``-C``, ``-B``, ``-A``, ``--huge-pages``, ``--cpu``, ``--netns``, ``--force``,
+    ``--replace``."""
     options = [
         click.option("-C", "--copy-mode", "copy_mode", type=click.Choice(["auto", "copy", "zc"]),
                      default="auto", show_default=True,
@@ -27,6 +28,9 @@ def xsk_options(func):
                      type=click.Choice(["native", "skb", "auto"]), default="auto",
                      show_default=True, help="XDP attach mode (auto: native, else skb + "
                                              "warning)."),
+        click.option("--huge-pages", "huge_pages", is_flag=True,
+                     help="UMEM in 2 MiB huge pages (reserve them first: sysctl "
+                          "vm.nr_hugepages=N)."),
         click.option("--cpu", "cpus", default=None, metavar="N,N,..",
                      help="Pin queue i's worker to the i-th CPU of this list."),
         click.option("--netns", default=None, metavar="NS",
@@ -71,13 +75,16 @@ def require_root(iface: str) -> None:
 
 
 def doctor_hint(iface: str):
-    """Decorator-free wrapper: re-raise capability/device errors with the doctor hint."""
+    """Decorator-free wrapper: re-raise capability/device errors with the doctor hint
+    (not those marked ``self_explained``: their own hint is the whole fix)."""
 
     @contextlib.contextmanager
     def ctx() -> Iterator[None]:
         try:
             yield
         except (CapabilityError, DeviceError) as e:
+            if getattr(e, "self_explained", False):
+                raise
             hint = e.hint or ""
             more = f"`enatool doctor {iface}` explains"
             if "doctor" not in hint:
@@ -142,6 +149,8 @@ def mode_line(s: dict) -> str:
         parts.append(f"XDP {s['xdp_mode']}")
     if s.get("bind_mode"):
         parts.append(f"AF_XDP {s['bind_mode']}")
+    if s.get("umem_huge_pages"):
+        parts.append("UMEM 2 MiB pages")
     if s.get("batch"):
         parts.append(f"batch {s['batch']}")
     where = s.get("ifname") or "?"

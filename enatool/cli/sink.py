@@ -41,8 +41,8 @@ from enatool.cli.iface import xsk_options
               help="One line of stats per second (default: on a terminal).")
 @json_option
 def sink(iface, count, duration, queues, batch, ring_size, copy_mode, busy_poll, attach_mode,
-         cpus, netns, force, replace, proto, src, dst, sport, dport, flows, window, no_verify,
-         csv_path, live, as_json):
+         huge_pages, cpus, netns, force, replace, proto, src, dst, sport, dport, flows, window,
+         no_verify, csv_path, live, as_json):
     """Receive on IFACE through AF_XDP (an XDP program redirects to one socket per queue).
 
     With filter options only matching UDP/TCP traffic goes to enatool; ARP, SSH and the
@@ -55,6 +55,7 @@ def sink(iface, count, duration, queues, batch, ring_size, copy_mode, busy_poll,
     Examples:
       enatool sink eth1 -d 10 --proto udp --dport 9     UDP port 9 only, 10 s
       enatool sink veth1 --netns b -c 1000000 --json
+      enatool sink eth1 -d 10 --huge-pages              UMEM in 2 MiB huge pages
     """
     from enatool import netdev
     from enatool.cli.iface import doctor_hint, parse_cpus, require_root, stop_on_signals
@@ -86,12 +87,14 @@ def sink(iface, count, duration, queues, batch, ring_size, copy_mode, busy_poll,
         with stop_on_signals(), doctor_hint(iface), AfxdpBackend(
                 iface, netns, queues=qs, rx=True, tx=False, batch=batch, copy=copy_mode,
                 ring_size=int(ring_size),
-                busy_poll=busy_poll, xdp_mode=attach_mode, filter=flt or None,
+                busy_poll=busy_poll, xdp_mode=attach_mode, huge=huge_pages,
+                filter=flt or None,
                 replace=replace, force=force, cpus=cpu_list) as rx:
             # the start line always goes out (stderr unless live on stdout): scripts wait
             # for it before they send
+            huge = ", UMEM 2 MiB pages" if rx.umem_huge_pages else ""
             start = (f"sink on {iface}, {nq} queue(s), XDP {rx.xdp_mode}, AF_XDP "
-                     f"{rx.bind_mode}. Ctrl-C to stop.")
+                     f"{rx.bind_mode}{huge}. Ctrl-C to stop.")
             click.echo(start, err=not show)
             sys.stderr.flush()
             summary = run_sink_iface(rx, flows, count, duration, verify=not no_verify,

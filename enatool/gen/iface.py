@@ -119,7 +119,7 @@ def run_gen_iface(engine: Any, spec: GenSpec, count: int | None = None,
                   bitrate: float | None = None, *, fill_mode: str = "fields",
                   on_tick: Tick | None = None, tset: Any = None) -> dict[str, Any]:
     """Send ``spec`` with ``engine`` until ``count``, ``duration`` (wall s) or Ctrl-C;
-    return the gen summary (GEN_FIELDS plus engine, ifname, cpu, ena_allowance...)."""
+    return the gen summary (GEN_FIELDS and IFACE_FIELDS, engine, cpu, ena_allowance...)."""
     tset = build_templates(spec) if tset is None else tset
     seq_next = np.zeros(len(tset.flows), np.int64)
     ena = _is_ena(engine)
@@ -181,6 +181,7 @@ def gen_summary(raw: dict[str, Any], tset: Any, *, count: int | None, rate: floa
         "fill_mode": fill_mode if fill_mode in ("full", "static") else "fields",
         "xdp_mode": raw.get("xdp_mode"),
         "bind_mode": raw.get("bind_mode"),
+        "umem_huge_pages": raw.get("umem_huge_pages"),
         "batch": raw.get("batch"),
         "traffic": {"ipv6": spec.ipv6, "proto": spec.proto, "vlan": spec.vlan,
                     "sizes": [list(s) for s in tset.sizes], "flows": len(tset.flows),
@@ -229,7 +230,7 @@ def run_sink_iface(rx: Any, n_flows: int = 65536, count: int | None = None,
                    on_tick: Tick | None = None, per_flow_max: int = PER_FLOW_MAX
                    ) -> dict[str, Any]:
     """Receive on every queue of ``rx`` until ``count``, ``duration`` or Ctrl-C; return the
-    sink summary (SINK_FIELDS plus per-flow rows, xdp_mode, bind_mode, ena_allowance)."""
+    sink summary (SINK_FIELDS and IFACE_FIELDS, per-flow rows, ena_allowance)."""
     ena = _is_ena(rx)
     netns = getattr(rx, "netns", None)
     before = ena_allowance(rx.ifname, netns) if ena else None
@@ -307,6 +308,7 @@ def sink_summary(raw: dict[str, Any], *, count: int | None, allowance: dict | No
         "queues": [r["queue"] for r in raw.get("per_queue", [])],
         "xdp_mode": raw.get("xdp_mode"),
         "bind_mode": raw.get("bind_mode"),
+        "umem_huge_pages": raw.get("umem_huge_pages"),
         "batch": raw.get("batch"),
         "stopped_by": stopped,
         "duration_s": dur,

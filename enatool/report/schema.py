@@ -2,7 +2,8 @@
 
 Field names are a contract (ARCHITECTURE.md: names never change silently): add fields freely,
 but renaming or removing one bumps ``SCHEMA_VERSION``. Every field is documented in
-``GEN_FIELDS`` / ``SINK_FIELDS``; :func:`missing_fields` is what the tests check.
+``GEN_FIELDS`` / ``SINK_FIELDS`` (every backend) and ``IFACE_FIELDS`` (what gen and sink on a
+real interface add); :func:`missing_fields` is what the tests check.
 
 Units: sizes and ``bytes`` are frame bytes without FCS (``size`` = frame + 4 B FCS);
 ``wire_bits`` and ``wire_bps`` count what occupies the wire: (frame + 24 B) * 8 (FCS 4,
@@ -140,7 +141,23 @@ SINK_FIELDS: dict[str, str] = {
 }
 
 
-def missing_fields(summary: dict[str, Any], program: str) -> list[str]:
-    """Documented fields absent from ``summary`` (empty when it conforms)."""
+# gen and sink on a real interface (enatool.gen.iface), every engine: null where the engine
+# has no such thing (no XDP program, no AF_XDP socket, no UMEM)
+IFACE_FIELDS: dict[str, str] = {
+    "ifname": "the interface",
+    "netns": "its network namespace, or null",
+    "xdp_mode": "XDP attach mode ('native' or 'skb'), or null without an XDP program",
+    "bind_mode": "AF_XDP bind ('zc' or 'copy'), or null without AF_XDP sockets",
+    "umem_huge_pages": "true when every AF_XDP UMEM is in 2 MiB huge pages (--huge-pages), "
+                       "false when not, null for engines without a UMEM",
+    "batch": "frames per batch, or null",
+}
+
+
+def missing_fields(summary: dict[str, Any], program: str, iface: bool = False) -> list[str]:
+    """Documented fields absent from ``summary`` (empty when it conforms); ``iface``: it
+    comes from a real interface, so ``IFACE_FIELDS`` are due too."""
     fields = GEN_FIELDS if program == "gen" else SINK_FIELDS
+    if iface:
+        fields = {**fields, **IFACE_FIELDS}
     return [k for k in fields if k not in summary]

@@ -3,15 +3,20 @@ subprocess) on a veth pair between two throwaway namespaces: exact counts with n
 frames the receiving kernel accepts, pacing measured by gen itself, the three engines,
 clean stops (Ctrl-C, SIGTERM, an error, SIGKILL) leaving no XDP program and no AF_XDP
 socket (/proc/net/protocols), RSS-crafted flows checked with `enatool rss hash`,
-refusals and errors on one line. Traffic stays on 198.18.0.0/15, bounded in count and time."""
+refusals and errors on one line, UMEMs in 2 MiB huge pages (--huge-pages) really backed by
+the pool, and a clear refusal without one. Traffic stays on 198.18.0.0/15, bounded in count
+and time."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from udp_peer import UdpCollector, udp_snmp
@@ -114,7 +119,9 @@ def test_gen_count_sink_exact_and_kernel_accepts_the_rest(netns, sinks):
         udp.wait(n // 2)
     finally:
         udp.close()
-    assert missing_fields(tx, "gen") == [] and missing_fields(rx, "sink") == []
+    assert missing_fields(tx, "gen", iface=True) == []
+    assert missing_fields(rx, "sink", iface=True) == []
+    assert tx["umem_huge_pages"] is False and rx["umem_huge_pages"] is False
     assert tx["schema_version"] == rx["schema_version"] == 1
     assert (tx["packets"], tx["completed"], tx["stopped_by"]) == (n, n, "count")
     assert tx["engine"] == "afxdp" and tx["bind_mode"] == "copy"  # veth: copy mode only
@@ -149,7 +156,8 @@ def test_other_engines_send_what_they_claim(netns, sinks, engine):
               "--rate", "20k")
     rx = sink.result()
     assert tx["engine"] == engine and tx["packets"] == n
-    assert missing_fields(tx, "gen") == []
+    assert missing_fields(tx, "gen", iface=True) == []
+    assert tx["umem_huge_pages"] is None  # no UMEM in this engine
     assert rx["probes"] == n and rx["flows_seen"] == 4
     assert (rx["lost"], rx["duplicates"], rx["csum_errors"], rx["drops"]) == (0, 0, 0, 0)
     assert [r["probes"] for r in rx["per_flow"]] == tx["per_flow_sent"]
@@ -319,6 +327,11 @@ def test_default_route_refused_unless_forced(netns):
 @pytest.mark.parametrize("args,needle", [
     (["gen", "IF", "--engine", "bogus"], "bogus"),
     (["gen", "--engine", "socket"], "need an interface"),
+    (["gen", "--huge-pages"], "need an interface"),
+    (["gen", "IF", "--netns", "NS", "--dst", "DST", "--engine", "socket", "--huge-pages"],
+     "--huge-pages applies to --engine afxdp"),
+    (["gen", "IF", "--netns", "NS", "--dst", "DST", "--engine", "xdp-live", "--huge-pages"],
+     "--huge-pages applies to --engine afxdp"),
     (["gen", "IF", "--netns", "NS", "--dst", "DST", "--rate", "1M", "--bitrate", "1G"],
      "exclude"),
     (["gen", "IF", "--netns", "NS", "--dst", "DST", "--link-rate", "1G"], "software"),
@@ -346,3 +359,129 @@ def test_without_root_points_to_doctor(netns):
     assert p.returncode == 3, p.stderr
     assert p.stderr.count("\n") == 1
     assert "root" in p.stderr and f"enatool doctor {bed.if_a}" in p.stderr
+
+
+# -- UMEM in 2 MiB huge pages (--huge-pages) -----------------------------------------------------
+NR_HUGE = "/proc/sys/vm/nr_hugepages"
+NR_OVERCOMMIT = "/proc/sys/vm/nr_overcommit_hugepages"
+HUGE_PAGE = 2 << 20
+
+
+def _read_int(path: str) -> int:
+    with open(path) as f:
+        return int(f.read())
+
+
+def _write_int(path: str, value: int) -> None:
+    with open(path, "w") as f:
+        f.write(f"{value}\n")
+
+
+def _huge_used() -> int:
+    """2 MiB pages of the pool in use right now (HugePages_Total - HugePages_Free)."""
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            info[key] = rest.split()[0] if rest.split() else ""
+    return int(info["HugePages_Total"]) - int(info["HugePages_Free"])
+
+
+def _backend_default(name: str) -> int:
+    """A default of AfxdpBackend (what the CLI gets unless it passes the option)."""
+    from enatool.backends.afxdp.backend import AfxdpBackend
+
+    return inspect.signature(AfxdpBackend).parameters[name].default
+
+
+def _umem_pages(frames: int) -> int:
+    """2 MiB pages one UMEM of ``frames`` frames takes (Umem rounds up to whole pages)."""
+    return -(-frames * _backend_default("frame_size") // HUGE_PAGE)
+
+
+@pytest.fixture
+def hugepages():
+    """``reserve(n)`` sets the 2 MiB huge page pool to ``n`` pages (no overcommit, so the pool
+    is all there is); the old pool and overcommit come back at teardown, also on failure."""
+    old = {p: _read_int(p) for p in (NR_HUGE, NR_OVERCOMMIT)}
+
+    def reserve(n: int) -> None:
+        _write_int(NR_OVERCOMMIT, 0)
+        _write_int(NR_HUGE, n)
+        if _read_int(NR_HUGE) < n:  # fragmented memory: compact once, then ask again
+            _write_int("/proc/sys/vm/compact_memory", 1)
+            _write_int(NR_HUGE, n)
+        assert _read_int(NR_HUGE) == n, f"the kernel gave {_read_int(NR_HUGE)} of {n} pages"
+
+    try:
+        yield reserve
+    finally:
+        _write_int(NR_HUGE, old[NR_HUGE])
+        _write_int(NR_OVERCOMMIT, old[NR_OVERCOMMIT])
+        assert _read_int(NR_HUGE) == old[NR_HUGE]
+
+
+def test_huge_pages_umem_exact_delivery(hugepages, netns, sinks):
+    bed = netns(queues=2)
+    ring = _backend_default("ring_size")  # gen does not pass one: its Tx ring
+    sink_pages = 2 * _umem_pages(4096)  # Sink passes --ring-size 4096: Rx frames, 2 queues
+    gen_pages = 2 * _umem_pages(ring)  # -q 2, Tx frames only
+    base_pages = _read_int(NR_HUGE)
+    hugepages(base_pages + sink_pages + gen_pages)  # 24 pages (48 MiB) with today's sizes
+    base = _huge_used()
+    n = 10_000
+    sink = sinks(bed, "--huge-pages", "-c", str(n), "-d", "30", "--proto", "udp",
+                 "--dport", "9")
+    assert "UMEM 2 MiB pages" in sink.started
+    # the UMEMs are mapped with MAP_POPULATE before the start line: their pages are taken
+    assert _huge_used() - base >= sink_pages
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:  # gen's UMEMs live only while gen runs: sample the pool meanwhile
+        while not done.is_set():
+            peak[0] = max(peak[0], _huge_used() - base)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        tx = _gen(bed, "--huge-pages", "-q", "2", "-c", str(n), "--rate", "20k",
+                  "--flows", "8", "--size", "64,1518")
+    finally:
+        done.set()
+        watcher.join()
+    rx = sink.result()
+    assert peak[0] >= sink_pages + gen_pages, (peak[0], sink_pages, gen_pages)
+    assert missing_fields(tx, "gen", iface=True) == []
+    assert missing_fields(rx, "sink", iface=True) == []
+    assert tx["umem_huge_pages"] is True and rx["umem_huge_pages"] is True
+    assert (tx["packets"], tx["completed"], tx["stopped_by"]) == (n, n, "count")
+    assert rx["packets"] == rx["probes"] == n
+    assert (rx["lost"], rx["duplicates"], rx["reordered"], rx["csum_errors"],
+            rx["foreign"], rx["drops"]) == (0, 0, 0, 0, 0, 0)
+    assert [r["probes"] for r in rx["per_flow"]] == tx["per_flow_sent"]
+    # the text summary says so on its mode line
+    p = run("gen", bed.if_a, "--netns", bed.ns_a, "--dst", bed.addr_b, "--huge-pages",
+            "-c", "100", "--no-live")
+    assert p.returncode == 0, p.stderr
+    assert "UMEM 2 MiB pages" in p.stdout.splitlines()[1], p.stdout
+    _no_xdp_left(bed)
+    assert _huge_used() == base  # every UMEM unmapped
+
+
+@pytest.mark.parametrize("program", ["gen", "sink"])
+def test_huge_pages_none_reserved_one_line(hugepages, netns, program):
+    bed = netns()
+    hugepages(0)
+    if program == "gen":
+        p = run("gen", bed.if_a, "--netns", bed.ns_a, "--dst", bed.addr_b, "--huge-pages",
+                "-c", "10")
+    else:  # the XDP program is attached before the sockets: it must go again
+        p = run("sink", bed.if_b, "--netns", bed.ns_b, "--huge-pages", "-c", "1", "-d", "1")
+    assert p.returncode == 3, (p.returncode, p.stderr)  # CapabilityError: the machine lacks
+    assert p.stdout == "" and p.stderr.count("\n") == 1, p.stderr
+    assert p.stderr.startswith("enatool: error: no 2 MiB huge pages"), p.stderr
+    assert "vm.nr_hugepages" in p.stderr and "--huge-pages" in p.stderr
+    assert "doctor" not in p.stderr  # the hint is the fix; doctor does not check the pool
+    _no_xdp_left(bed)

@@ -235,6 +235,12 @@ class AfxdpBackend(Backend):
     def bind_mode(self) -> str:
         return next(iter(self.socks.values())).bind_mode if self.socks else "none"
 
+    @property
+    def umem_huge_pages(self) -> bool:
+        """Whether every socket's UMEM is backed by 2 MiB huge pages (MAP_HUGETLB)."""
+        return bool(self.socks) and all(s.umem is not None and s.umem.huge
+                                        for s in self.socks.values())
+
     def close(self) -> None:
         if self._closed:
             return
@@ -315,8 +321,8 @@ class AfxdpBackend(Backend):
         pk, by = int(c[:, kx.C_TX_PACKETS].sum()), int(c[:, kx.C_TX_BYTES].sum())
         return {
             "backend": self.name, "ifname": self.ifname, "xdp_mode": self.xdp_mode,
-            "bind_mode": self.bind_mode, "batch": self.batch,
-            "interrupted": interrupted, "duration_s": dur,
+            "bind_mode": self.bind_mode, "umem_huge_pages": self.umem_huge_pages,
+            "batch": self.batch, "interrupted": interrupted, "duration_s": dur,
             "packets": pk, "bytes": by, "completed": int(c[:, kx.C_TX_COMPLETED].sum()),
             "wire_bits": (by + eng.WIRE_OVERHEAD * pk) * 8,
             "probed": int(sum(int(s.fe_state[fe.ST_PROBED]) for s in states)),
@@ -371,7 +377,8 @@ class AfxdpBackend(Backend):
         by = int(counters[:, kx.C_RX_BYTES].sum())
         return {
             "backend": self.name, "ifname": self.ifname, "xdp_mode": self.xdp_mode,
-            "bind_mode": self.bind_mode, "batch": self.batch, "interrupted": interrupted,
+            "bind_mode": self.bind_mode, "umem_huge_pages": self.umem_huge_pages,
+            "batch": self.batch, "interrupted": interrupted,
             "duration_s": dur, "packets": pk, "bytes": by,
             "wire_bits": (by + eng.WIRE_OVERHEAD * pk) * 8,
             "pps": pk / dur if dur > 0 else 0.0,

@@ -22,6 +22,18 @@ MAP_HUGETLB = getattr(mmap, "MAP_HUGETLB", 0x40000)
 MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0x8000)
 
 
+def _free_huge_pages() -> str:
+    """HugePages_Free of /proc/meminfo ('?' when unreadable)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("HugePages_Free:"):
+                    return line.split()[1]
+    except OSError:
+        pass
+    return "?"
+
+
 class Umem:
     """``n_frames`` × ``frame_size`` bytes of frame memory; ``buf`` is its numpy view."""
 
@@ -41,10 +53,14 @@ class Umem:
             self._mm = mmap.mmap(-1, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
         except OSError as e:
             if huge:
-                raise CapabilityError(
-                    f"no 2 MiB huge pages for a {size >> 20} MiB UMEM ({e.strerror})",
-                    hint="reserve some: echo 64 > /proc/sys/vm/nr_hugepages, or drop --huge"
-                ) from None
+                pages = size // HUGE_PAGE
+                err = CapabilityError(
+                    f"no 2 MiB huge pages for a {size >> 20} MiB UMEM ({e.strerror}; "
+                    f"HugePages_Free {_free_huge_pages()})",
+                    hint=f"reserve them first: sysctl vm.nr_hugepages=N ({pages} for this "
+                         "UMEM, one UMEM per queue), or drop --huge-pages")
+                err.self_explained = True  # the hint is the whole fix (no doctor check)
+                raise err from None
             raise
         self.buf = np.frombuffer(self._mm, np.uint8)
         self.addr = int(self.buf.ctypes.data)
