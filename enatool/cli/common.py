@@ -48,10 +48,31 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _usage_line(e: click.UsageError) -> None:
+def usage_line(e: click.UsageError) -> None:
+    """click's usage error as the one-line policy (exit 2), pointing at the command's --help."""
     ctx = e.ctx
     where = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
     fail(f"{e.format_message().rstrip('.')}{where}", e.exit_code)
+
+
+class EnatoolGroup(click.Group):
+    """click.Group whose unknown sub-command or bad option is one line on stderr (exit 2), like
+    every other usage error, instead of click's usage block; a bare group still shows help."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:
+            usage_line(e)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as e:
+            e.ctx = e.ctx or ctx
+            usage_line(e)
 
 
 class EnatoolCommand(click.Command):
@@ -64,7 +85,7 @@ class EnatoolCommand(click.Command):
         except click.UsageError as e:
             if e.ctx is None:
                 e.ctx = ctx
-            _usage_line(e)
+            usage_line(e)
             raise  # unreachable: fail() exits
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -73,7 +94,7 @@ class EnatoolCommand(click.Command):
         except click.UsageError as e:
             if e.ctx is None:
                 e.ctx = ctx
-            _usage_line(e)
+            usage_line(e)
         except EnatoolError as e:
             fail(e.one_line(), e.exit_code)
         except KeyboardInterrupt:

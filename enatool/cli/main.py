@@ -10,6 +10,7 @@ import importlib
 import click
 
 from enatool import __version__
+from enatool.cli.common import EnatoolGroup
 
 # command name -> "module:attribute" (loaded only when the command runs or its help is shown)
 _COMMANDS = {
@@ -24,7 +25,9 @@ _COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(EnatoolGroup):
+    """Commands by name, imported on use (``enatool --help`` loads none of them)."""
+
     def list_commands(self, ctx):
         return sorted(_COMMANDS)
 

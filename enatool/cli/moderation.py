@@ -13,7 +13,7 @@ import time
 
 import click
 
-from enatool.cli.common import EnatoolCommand, echo_json, json_option
+from enatool.cli.common import EnatoolCommand, EnatoolGroup, echo_json, json_option
 from enatool.errors import UsageError
 
 MAX_DELAY_USECS = 0x7FFF  # the 15-bit rx/tx delay fields of the unmask register
@@ -21,7 +21,7 @@ MAX_DELAY_USECS = 0x7FFF  # the 15-bit rx/tx delay fields of the unmask register
 _CTX = {"help_option_names": ["-h", "--help"]}
 
 
-@click.group("moderation", context_settings=_CTX)
+@click.group("moderation", cls=EnatoolGroup, context_settings=_CTX)
 def moderation():
     """Interrupt moderation: show, set, sweep settings x traffic, recommend.
 

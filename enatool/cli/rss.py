@@ -7,7 +7,7 @@ import json
 
 import click
 
-from enatool.cli.common import EnatoolCommand, json_option
+from enatool.cli.common import EnatoolCommand, EnatoolGroup, json_option
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 
@@ -70,7 +70,7 @@ def _emit(report: dict, as_json: bool, lines) -> None:
             click.echo(line)
 
 
-@click.group("rss", context_settings=_CTX)
+@click.group("rss", cls=EnatoolGroup, context_settings=_CTX)
 def rss():
     """RSS: the hash and receive queue of a flow, flows crafted to land on chosen queues,
     and a device's RSS settings.

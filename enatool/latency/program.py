@@ -149,6 +149,10 @@ def run_socket(cfg: LatencyConfig, live: bool = False,
     ipv6 = ipaddress.ip_address(addr).version == 6
     size = probe.check_size(cfg.size, ipv6, cfg.split)
     fam = socket.AF_INET6 if ipv6 else socket.AF_INET
+    if cfg.iface:
+        from enatool.netdev import lookup
+
+        lookup(cfg.iface, cfg.netns)  # a missing interface is a one-line error, not ENODEV
     ep = latency_endpoint("socket", fam, cfg.netns)
     sock = ep.sock
     steer = None
