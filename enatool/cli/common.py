@@ -55,6 +55,42 @@ def usage_line(e: click.UsageError) -> None:
     fail(f"{e.format_message().rstrip('.')}{where}", e.exit_code)
 
 
+def writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Option callback: an output file must be creatable before the run starts, so a typo
+    in a directory is a one-line usage error and not a traceback after minutes of work.
+    ``-`` (stdout) passes."""
+    if value is None or value == "-":
+        return value
+    import os
+
+    if os.path.isdir(value):
+        raise click.BadParameter(f"{value} is a directory", ctx=ctx, param=param)
+    parent = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(parent):
+        raise click.BadParameter(f"no directory {parent}", ctx=ctx, param=param)
+    if not os.access(parent, os.W_OK) or (os.path.exists(value)
+                                          and not os.access(value, os.W_OK)):
+        raise click.BadParameter(f"{value} is not writable", ctx=ctx, param=param)
+    return value
+
+
+def writable_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Option callback: an output directory, created now (so a bad path fails before the run
+    instead of after it) and writable."""
+    if value is None:
+        return value
+    import os
+
+    try:
+        os.makedirs(value, exist_ok=True)
+    except OSError as e:
+        raise click.BadParameter(f"cannot create {value} ({e.strerror})", ctx=ctx,
+                                 param=param) from None
+    if not os.access(value, os.W_OK):
+        raise click.BadParameter(f"{value} is not writable", ctx=ctx, param=param)
+    return value
+
+
 class EnatoolGroup(click.Group):
     """click.Group whose unknown sub-command or bad option is one line on stderr (exit 2), like
     every other usage error, instead of click's usage block; a bare group still shows help."""

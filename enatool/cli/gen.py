@@ -13,7 +13,7 @@ import time
 
 import click
 
-from enatool.cli.common import command, json_option
+from enatool.cli.common import command, json_option, writable_file
 from enatool.cli.iface import xsk_options
 from enatool.errors import UsageError
 
@@ -127,6 +127,7 @@ def traffic_options(func):
 @click.option("--virtual", is_flag=True,
               help="Software device only: --duration counts virtual seconds.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              callback=writable_file,
               help="Write a per-second time series to this CSV file.")
 @click.option("--live/--no-live", default=None,
               help="One line of stats per interval (default: on a terminal).")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from enatool.cli.common import command, echo_json, json_option
+from enatool.cli.common import command, echo_json, json_option, writable_file
 
 MODE_LINE = "{mode}: {poll}, {pin}, {copy}, {pattern}"
 
@@ -68,9 +68,10 @@ def _line(s: dict) -> list[str]:
 @click.option("--tx-usecs", type=int, default=None, help="Software device: Tx moderation.")
 @click.option("--adaptive", type=click.Choice(["off", "table", "dim"]), default="off",
               show_default=True, help="Software device: adaptive Rx moderation.")
-@click.option("--hgrm", "hgrm_path", default=None, metavar="FILE",
+@click.option("--hgrm", "hgrm_path", default=None, metavar="FILE", callback=writable_file,
               help="Write the RTT distribution in HdrHistogram .hgrm format (per mode).")
 @click.option("--plot", "plot_path", default=None, metavar="FILE.png",
+              callback=writable_file,
               help="CDF (log 1/(1-p)) and histogram of every mode in one PNG.")
 @click.option("--quiet", is_flag=True, help="No live line.")
 @json_option

@@ -13,7 +13,14 @@ import time
 
 import click
 
-from enatool.cli.common import EnatoolCommand, EnatoolGroup, echo_json, json_option
+from enatool.cli.common import (
+    EnatoolCommand,
+    EnatoolGroup,
+    echo_json,
+    json_option,
+    writable_dir,
+    writable_file,
+)
 from enatool.errors import UsageError
 
 MAX_DELAY_USECS = 0x7FFF  # the 15-bit rx/tx delay fields of the unmask register
@@ -301,11 +308,14 @@ def _load_profiles(profiles, profiles_file):
 @click.argument("iface", required=False)
 @_sweep_options
 @click.option("--results", type=click.Path(dir_okay=False), default=None,
+              callback=writable_file,
               help="Results file (JSON lines, one per cell; rerun to resume). Default: "
                    "$XDG_STATE_HOME/enatool/sweeps/<grid>.jsonl.")
 @click.option("--fresh", is_flag=True, help="Ignore cells already in the results file.")
-@click.option("--csv", "csv_path", default=None, metavar="PATH|-", help="Write CSV.")
+@click.option("--csv", "csv_path", default=None, metavar="PATH|-", callback=writable_file,
+              help="Write CSV.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
+              callback=writable_dir,
               help="Write p99_vs_irq_rate.png and p99_heatmap.png here.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @json_option

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from enatool.cli.common import command, json_option
+from enatool.cli.common import command, json_option, writable_file
 from enatool.cli.iface import xsk_options
 
 
@@ -36,6 +36,7 @@ from enatool.cli.iface import xsk_options
               help="Reorder window in sequences (multiple of 64).")
 @click.option("--no-verify", is_flag=True, help="Do not verify IPv4/L4 checksums.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              callback=writable_file,
               help="Write a per-second time series to this CSV file.")
 @click.option("--live/--no-live", default=None,
               help="One line of stats per second (default: on a terminal).")

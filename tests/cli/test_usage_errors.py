@@ -35,3 +35,25 @@ def test_latency_socket_mode_missing_interface_is_one_line():
     assert p.returncode == 2 and "Traceback" not in p.stderr
     err = [ln for ln in p.stderr.splitlines() if ln.startswith("enatool: error:")]
     assert len(err) == 1 and "nosuchif0" in err[0]
+
+
+@pytest.mark.parametrize("args, option", [
+    (["gen", "-c", "10", "--csv", "/nonexistent-enatool/x.csv"], "--csv"),
+    (["latency", "--mode", "soft", "-n", "10", "--hgrm", "/nonexistent-enatool/x.hgrm"],
+     "--hgrm"),
+    (["latency", "--mode", "soft", "-n", "10", "--plot", "/nonexistent-enatool/x.png"],
+     "--plot"),
+    (["moderation", "sweep", "--csv", "/nonexistent-enatool/x.csv"], "--csv"),
+    (["moderation", "sweep", "--results", "/nonexistent-enatool/x.jsonl"], "--results"),
+    (["moderation", "sweep", "--plot", "/proc/enatool-nope/plots"], "--plot"),
+])
+def test_unwritable_output_fails_before_the_run(args, option, tmp_path):
+    p = enatool(*args)
+    assert p.returncode == 2 and p.stdout == "", p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0], p.stderr
+
+
+def test_output_file_that_is_a_directory_is_refused(tmp_path):
+    p = enatool("gen", "-c", "10", "--csv", str(tmp_path))
+    assert p.returncode == 2 and "is a directory" in p.stderr
