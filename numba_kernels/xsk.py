@@ -47,7 +47,9 @@ C_STALLED = 10  # 1 when Tx gave up: descriptors outstanding and no completion f
 C_LOOPS = 11
 C_T_FIRST = 12  # clock (ns) of the first / last batch produced: the sending window
 C_T_LAST = 13  # gen measures its achieved rate over (thread start, drain excluded)
-C_N = 14
+C_RX_T_FIRST = 14  # clock (ns) of the first / last non-empty Rx batch: the receive window
+C_RX_T_LAST = 15  # sink measures its rate over (waiting for the sender excluded)
+C_N = 16
 
 # stop flag values (uint8[1] shared with Python)
 RUN = 0
@@ -331,6 +333,9 @@ def rx_loop(umem, rx_prod, rx_cons, rx_addr, rx_len, rx_mask, fq_prod, fq_cons, 
         got += qstats[queue, QS_FRAMES] - before
         ctr[C_RX_PACKETS] += n
         ctr[C_RX_BYTES] += nb
+        if ctr[C_RX_T_FIRST] == 0:
+            ctr[C_RX_T_FIRST] = now
+        ctr[C_RX_T_LAST] = now
         if need_wakeup and (fq_flags[0] & XDP_RING_NEED_WAKEUP):
             ctr[C_KICKS] += 1
             recvfrom_fn(fd, 0, 0, MSG_DONTWAIT, 0, 0)

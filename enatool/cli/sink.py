@@ -108,11 +108,15 @@ def sink(iface, count, duration, queues, batch, ring_size, copy_mode, busy_poll,
 
 def _print(summary, as_json):
     from enatool.cli.iface import allowance_lines, emit, mode_line
-    from enatool.report.stats import summary_lines
+    from enatool.report.stats import si, summary_lines
 
     def lines(s):
         out = summary_lines(s)
         out.insert(1, mode_line(s))
+        if s.get("achieved_pps"):
+            out.insert(3, f"  arrived over the {s['recv_window_s']:.3f} s receive window: "
+                          f"{si(s['achieved_pps'], 'pps')}, "
+                          f"{si(s['achieved_wire_bps'], 'b/s')}")
         rows = s.get("per_flow") or []
         if rows:
             out.append(f"  flows ({len(rows)} shown"

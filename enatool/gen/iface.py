@@ -272,6 +272,9 @@ def sink_summary(raw: dict[str, Any], *, count: int | None, allowance: dict | No
     dur = float(raw["duration_s"])
     pk = int(raw["packets"])
     wb = int(raw.get("wire_bits", (int(raw["bytes"]) + 24 * pk) * 8))
+    # first to last received batch: the run also waits for the sender, which says nothing
+    # about the rate the traffic arrived at
+    rwin = float(raw.get("recv_window_s") or 0.0)
     flows = np.flatnonzero(seen)
     per_flow = []
     for f in flows[:per_flow_max]:
@@ -317,6 +320,9 @@ def sink_summary(raw: dict[str, Any], *, count: int | None, allowance: dict | No
         "wire_bits": wb,
         "pps": pk / dur if dur > 0 else 0.0,
         "wire_bps": wb / dur if dur > 0 else 0.0,
+        "recv_window_s": rwin,
+        "achieved_pps": pk / rwin if rwin > 0 else None,
+        "achieved_wire_bps": wb / rwin if rwin > 0 else None,
         "probes": int(raw["probes"]),
         "flows_seen": int(seen.sum()),
         "lost": tl,

@@ -101,7 +101,7 @@ _COMMON = {
     "end": "which end of the backend (0 local, 1 peer)",
     "queues": "queue numbers used",
     "stopped_by": "'count', 'duration' or 'interrupt'",
-    "duration_s": "backend-clock seconds from the first to the last frame handled",
+    "duration_s": "backend-clock seconds the run took (from start to stop)",
     "packets": "frames handled",
     "bytes": "frame bytes handled (no FCS)",
     "wire_bits": "bits on the wire: (frame + 24 B) * 8 summed",
@@ -154,10 +154,18 @@ IFACE_FIELDS: dict[str, str] = {
 }
 
 
+# sink on a real interface adds the rate traffic arrived at (its run also waits for the sender)
+SINK_IFACE_FIELDS: dict[str, str] = {
+    "recv_window_s": "seconds from the first to the last received batch (0: one batch)",
+    "achieved_pps": "packets / recv_window_s (the arrival rate), or null for one batch",
+    "achieved_wire_bps": "wire_bits / recv_window_s, or null for one batch",
+}
+
+
 def missing_fields(summary: dict[str, Any], program: str, iface: bool = False) -> list[str]:
     """Documented fields absent from ``summary`` (empty when it conforms); ``iface``: it
     comes from a real interface, so ``IFACE_FIELDS`` are due too."""
     fields = GEN_FIELDS if program == "gen" else SINK_FIELDS
     if iface:
-        fields = {**fields, **IFACE_FIELDS}
+        fields = {**fields, **IFACE_FIELDS, **(SINK_IFACE_FIELDS if program == "sink" else {})}
     return [k for k in fields if k not in summary]

@@ -382,6 +382,8 @@ class AfxdpBackend(Backend):
             "duration_s": dur, "packets": pk, "bytes": by,
             "wire_bits": (by + eng.WIRE_OVERHEAD * pk) * 8,
             "pps": pk / dur if dur > 0 else 0.0,
+            "recv_window_s": eng.send_window(counters[:, kx.C_RX_T_FIRST],
+                                             counters[:, kx.C_RX_T_LAST]),
             "probes": int(qstats[:, sc.QS_PROBES].sum()),
             "foreign": int(qstats[:, sc.QS_FOREIGN].sum()),
             "unknown_flow": int(qstats[:, sc.QS_BAD_FLOW].sum()),

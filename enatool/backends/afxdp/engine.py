@@ -155,7 +155,8 @@ def worker_cpu(workers: Sequence[Worker]) -> dict[str, float]:
 
 
 def send_window(first_ns: np.ndarray, last_ns: np.ndarray) -> float:
-    """Seconds from the first to the last batch sent over all queues (0 if none)."""
+    """Seconds from the first to the last batch (sent, or received) over all queues (0 if
+    none)."""
     used = first_ns > 0
     if not used.any():
         return 0.0
