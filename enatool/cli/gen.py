@@ -265,8 +265,12 @@ def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, fill,
     from enatool.report.csvout import CsvSeries
     from enatool.report.stats import LiveStats
 
+    from enatool import netdev
+
     cpu_list = parse_cpus(cpus)
     require_root(iface)
+    # the safety refusal first: it matters more than anything else wrong with the command
+    netdev.check_safe(iface, force, netns)
     spec = _iface_spec(spec, iface, netns, src_mac, dst_mac, rss, queues)
     tset = build_templates(spec)
     qs = list(range(queues))

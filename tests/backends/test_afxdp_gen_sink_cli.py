@@ -321,6 +321,9 @@ def test_default_route_refused_unless_forced(netns):
     assert p.stderr.count("\n") == 1 and "default route" in p.stderr and "--force" in p.stderr
     p = run("sink", bed.if_a, "--netns", bed.ns_a, "-c", "1", "-d", "0.2")
     assert p.returncode == 2 and "default route" in p.stderr
+    # the refusal comes first, before anything else that may be wrong (here: no neighbour)
+    p = run("gen", bed.if_a, "--netns", bed.ns_a, "--dst", "198.19.255.254", "-c", "10")
+    assert p.returncode == 2 and "default route" in p.stderr and "neighbour" not in p.stderr
     forced = _gen(bed, "-c", "10", "--force", "--engine", "socket")
     assert forced["packets"] == 10
     _no_xdp_left(bed)
