@@ -259,13 +259,12 @@ def _iface_spec(spec, iface, netns, src_mac, dst_mac, rss, queues):
 def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, fill, engine,
                copy_mode, busy_poll, attach_mode, huge_pages, cpus, netns, force, replace,
                src_mac, dst_mac, rss, csv_path, live, as_json):
+    from enatool import netdev
     from enatool.cli.iface import doctor_hint, parse_cpus, require_root, stop_on_signals
     from enatool.gen.iface import run_gen_iface
     from enatool.gen.templates import build_templates
     from enatool.report.csvout import CsvSeries
     from enatool.report.stats import LiveStats
-
-    from enatool import netdev
 
     cpu_list = parse_cpus(cpus)
     require_root(iface)
