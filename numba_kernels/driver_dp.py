@@ -18,6 +18,11 @@ from __future__ import annotations
 import numpy as np
 
 from numba_kernels.descriptors import (
+    CTRL_COMP_REQ,
+    CTRL_FIRST,
+    CTRL_LAST,
+    CTRL_META_DESC,
+    CTRL_PHASE,
     ERR_BAD_REQ_ID,
     ERR_MALFORMED,
     ERR_TOO_MANY_DESCS,
@@ -28,12 +33,17 @@ from numba_kernels.descriptors import (
     RXC_L4_CSUM_ERR,
     RXC_L4_PROTO_MASK,
     RXC_L4_PROTO_SHIFT,
+    TX_ADDR_HI_MASK,
+    TX_HDR_LEN_SHIFT,
+    TX_LEN_MASK,
+    TX_REQ_ID_HI_SHIFT,
+    TX_REQ_ID_LO_SHIFT,
     rx_post_batch,
     tx_meta_words,
     tx_write_packet,
 )
 from numba_kernels.jit import njit
-from numba_kernels.llq import llq_lines_for, llq_write_packet
+from numba_kernels.llq import llq_lines_for, llq_max_header, llq_write_packet
 from numba_kernels.memops import copy_bytes
 from numba_kernels.rings import cq_poll_rx, cq_poll_tx, reqid_put, reqid_take
 
@@ -123,6 +133,10 @@ def tx_xmit_burst(frames, offs, lens, n, slots, slot_size, buf_addr, free_ids, i
 
     Returns ``(frames consumed, doorbells in db_tails)``; the final doorbell of the burst is
     included when anything was queued (``state[TS_PENDING]`` is left 0).
+
+    The common LLQ case (every descriptor fits before the header in one line) is written
+    inline, word for word what tx_write_packet + llq_write_packet produce: per-frame calls
+    with many array arguments cost more than the work of a 64-byte frame.
     """
     mask = depth - 1
     ndb = 0
@@ -131,74 +145,123 @@ def tx_xmit_burst(frames, offs, lens, n, slots, slot_size, buf_addr, free_ids, i
     blens = np.zeros(1, np.int64)
     scratch = np.zeros((4, 4), np.uint32)
     mw0, mw2 = tx_meta_words(0, 0, 0, 0, True)
-    rid_out = np.zeros(1, np.int64)
+    with_meta = meta_every
+    nd = 2 if with_meta else 1
+    need = np.int64(2) if not llq else llq_lines_for(2, nbh, line)
+    # one-line fast path: descriptors before the header, header within the line
+    one_line = llq and nd <= nbh
+    hdr_cap = llq_max_header(nbh, line) if llq else 0
+    bounce32 = bounce.view(np.uint32)
+    wpl = line // 4
+    meta_word0 = ((mw0 | CTRL_META_DESC) & ~(CTRL_PHASE | CTRL_FIRST)) | CTRL_FIRST
+    data_ctrl = CTRL_LAST | CTRL_COMP_REQ | (0 if with_meta else CTRL_FIRST)
+    ntu = state[TS_NTU]
+    ntc = state[TS_NTC]
+    tail = state[TS_TAIL]
+    ntcomp = state[TS_NTCOMP]
+    esd = state[TS_ESD]
+    pending = state[TS_PENDING]
+    sent = np.int64(0)
+    sent_bytes = np.int64(0)
     for i in range(n):
         length = np.int64(lens[i])
         if length <= 0 or length > slot_size:
             counters[TXK_PREPARE_CTX_ERR] += 1
             consumed += 1
             continue
-        if ((state[TS_NTU] - state[TS_NTC]) & 0xFFFF) >= depth:  # every req_id in use
+        if ((ntu - ntc) & 0xFFFF) >= depth:  # every req_id in use
             counters[TXK_QUEUE_STOP] += 1
             break
-        tail = state[TS_TAIL]
-        free = depth - 1 - ((tail - state[TS_NTCOMP]) & 0xFFFF)
-        need = np.int64(2) if not llq else llq_lines_for(2, nbh, line)
-        if free < need:
+        if depth - 1 - ((tail - ntcomp) & 0xFFFF) < need:
             counters[TXK_QUEUE_STOP] += 1
             break
-        ntu = state[TS_NTU]
-        r = reqid_take(free_ids, in_use, ntu, depth, 1, rid_out)
-        if r < 0:
+        rid = np.int64(free_ids[ntu & mask])  # reqid_take of one id
+        if rid < 0 or rid >= depth or in_use[rid]:
             counters[TXK_BAD_REQ_ID] += 1
             break
-        rid = rid_out[0]
-        state[TS_NTU] = (ntu + 1) & 0xFFFF
+        in_use[rid] = 1
+        ntu = (ntu + 1) & 0xFFFF
         base = rid * slot_size
         src = np.int64(offs[i])
-        copy_bytes(slots, base, frames, src, length)
-        with_meta = meta_every
-        if llq:
-            push = min(length, push_max)
-            addrs[0] = buf_addr + base + push
-            blens[0] = length - push
-            nd = 2 if with_meta else 1
-            tx_write_packet(scratch, 0, 4, rid, True, 0, push, addrs, blens, 0, 1, with_meta,
-                            mw0, mw2)
-            lines = llq_lines_for(nd, nbh, line)
-            if burst_limit > 0 and state[TS_PENDING] and state[TS_ESD] + lines > burst_limit:
+        push = min(length, push_max)
+        if one_line and push <= hdr_cap:
+            if burst_limit > 0 and pending and esd + 1 > burst_limit:
                 db_tails[ndb] = tail
                 ndb += 1
-                state[TS_ESD] = 0
-                state[TS_PENDING] = 0
-            t = llq_write_packet(bounce, tail, depth, line, nbh, scratch, 0, nd, slots, base,
-                                 push)
-            used = lines
+                esd = 0
+                pending = 0
+            # the slot keeps the whole frame (the device DMAs the rest); the pushed part
+            # goes to the line from the source, not from the slot (two plain loops
+            # vectorise; one loop storing to both did not)
+            ub = np.uint64(base)
+            us = np.uint64(src)
+            uh = np.uint64((tail & mask) * line + 16 * nbh)
+            for j in range(np.uint64(length)):
+                slots[ub + j] = frames[us + j]
+            for j in range(np.uint64(push)):
+                bounce[uh + j] = frames[us + j]
+            phase = CTRL_PHASE if ((tail // depth) & 1) == 0 else 0
+            w = (tail & mask) * wpl
+            if with_meta:
+                bounce32[w] = meta_word0 | phase
+                bounce32[w + 1] = 0
+                bounce32[w + 2] = mw2 & 0xFFFFFFFF
+                bounce32[w + 3] = 0
+                w += 4
+            a = buf_addr + base + push
+            bounce32[w] = ((length - push) & TX_LEN_MASK) | (
+                ((rid >> 10) & 0x3F) << TX_REQ_ID_HI_SHIFT) | data_ctrl | phase
+            bounce32[w + 1] = (rid & 0x3FF) << TX_REQ_ID_LO_SHIFT
+            bounce32[w + 2] = a & 0xFFFFFFFF
+            bounce32[w + 3] = ((a >> 32) & TX_ADDR_HI_MASK) | ((push & 0xFF) << TX_HDR_LEN_SHIFT)
+            t = (tail + 1) & 0xFFFF
+            used = np.int64(1)
         else:
-            addrs[0] = buf_addr + base
-            blens[0] = length
-            hdr = min(length, max_header_size, 255)
-            t = tx_write_packet(sq_ring, tail, depth, rid, True, 0, hdr, addrs, blens, 0, 1,
+            copy_bytes(slots, base, frames, src, length)
+            if llq:
+                addrs[0] = buf_addr + base + push
+                blens[0] = length - push
+                tx_write_packet(scratch, 0, 4, rid, True, 0, push, addrs, blens, 0, 1,
                                 with_meta, mw0, mw2)
-            used = (t - tail) & 0xFFFF
-        state[TS_TAIL] = t
-        state[TS_ESD] += used
-        state[TS_PENDING] = 1
+                lines = llq_lines_for(nd, nbh, line)
+                if burst_limit > 0 and pending and esd + lines > burst_limit:
+                    db_tails[ndb] = tail
+                    ndb += 1
+                    esd = 0
+                    pending = 0
+                t = llq_write_packet(bounce, tail, depth, line, nbh, scratch, 0, nd, slots,
+                                     base, push)
+                used = lines
+            else:
+                addrs[0] = buf_addr + base
+                blens[0] = length
+                hdr = min(length, max_header_size, 255)
+                t = tx_write_packet(sq_ring, tail, depth, rid, True, 0, hdr, addrs, blens, 0,
+                                    1, with_meta, mw0, mw2)
+                used = (t - tail) & 0xFFFF
+        tail = t
+        esd += used
+        pending = 1
         entries[rid] = used
         nbytes[rid] = length
         sent_at[rid] = now
         timed_out[rid] = 0
-        counters[TXK_CNT] += 1
-        counters[TXK_BYTES] += length
-        if with_meta:
-            counters[TXK_META_DESCS] += 1
+        sent += 1
+        sent_bytes += length
         consumed += 1
-    if state[TS_PENDING]:
-        db_tails[ndb] = state[TS_TAIL]
+    if pending:
+        db_tails[ndb] = tail
         ndb += 1
-        state[TS_ESD] = 0
-        state[TS_PENDING] = 0
-    _ = mask
+        esd = 0
+        pending = 0
+    state[TS_NTU] = ntu
+    state[TS_TAIL] = tail
+    state[TS_ESD] = esd
+    state[TS_PENDING] = pending
+    counters[TXK_CNT] += sent
+    counters[TXK_BYTES] += sent_bytes
+    if with_meta:
+        counters[TXK_META_DESCS] += sent
     return consumed, ndb
 
 
