@@ -24,6 +24,7 @@ from numba_kernels.descriptors import (
     CTRL_META_DESC,
     CTRL_PHASE,
     ERR_BAD_REQ_ID,
+    ERR_HEADER_TOO_LONG,
     ERR_MALFORMED,
     ERR_TOO_MANY_DESCS,
     RXC_IPV4_FRAG,
@@ -38,13 +39,10 @@ from numba_kernels.descriptors import (
     TX_LEN_MASK,
     TX_REQ_ID_HI_SHIFT,
     TX_REQ_ID_LO_SHIFT,
-    rx_post_batch,
     tx_meta_words,
-    tx_write_packet,
 )
 from numba_kernels.jit import njit
-from numba_kernels.llq import llq_lines_for, llq_max_header, llq_write_packet
-from numba_kernels.memops import copy_bytes
+from numba_kernels.llq import llq_lines_for, llq_max_header
 from numba_kernels.rings import cq_poll_rx, cq_poll_tx, reqid_put, reqid_take
 
 # Tx ring state (int64[TS_LEN])
@@ -115,7 +113,7 @@ L4_UDP = 13
 
 
 # ---- Tx ---------------------------------------------------------------------------------------
-@njit
+@njit(leaf=True)
 def tx_xmit_burst(frames, offs, lens, n, slots, slot_size, buf_addr, free_ids, in_use, depth,
                   state, llq, sq_ring, max_header_size, bounce, line, nbh, push_max, burst_limit,
                   meta_every, entries, nbytes, sent_at, timed_out, now, db_tails, counters):
@@ -134,25 +132,23 @@ def tx_xmit_burst(frames, offs, lens, n, slots, slot_size, buf_addr, free_ids, i
     Returns ``(frames consumed, doorbells in db_tails)``; the final doorbell of the burst is
     included when anything was queued (``state[TS_PENDING]`` is left 0).
 
-    The common LLQ case (every descriptor fits before the header in one line) is written
-    inline, word for word what tx_write_packet + llq_write_packet produce: per-frame calls
-    with many array arguments cost more than the work of a 64-byte frame.
+    The req_id take, descriptor words and LLQ lines are the ones reqid_take, tx_write_packet
+    and llq_write_packet produce, written inline: per-frame calls with many array arguments
+    cost more than the work of a 64-byte frame, and without allocations the kernel compiles
+    as a leaf (cheaper to call from Python).
     """
     mask = depth - 1
     ndb = 0
     consumed = 0
-    addrs = np.zeros(1, np.int64)
-    blens = np.zeros(1, np.int64)
-    scratch = np.zeros((4, 4), np.uint32)
     mw0, mw2 = tx_meta_words(0, 0, 0, 0, True)
     with_meta = meta_every
     nd = 2 if with_meta else 1
     need = np.int64(2) if not llq else llq_lines_for(2, nbh, line)
-    # one-line fast path: descriptors before the header, header within the line
-    one_line = llq and nd <= nbh
+    lines = llq_lines_for(nd, nbh, line) if llq else nd
     hdr_cap = llq_max_header(nbh, line) if llq else 0
-    bounce32 = bounce.view(np.uint32)
-    wpl = line // 4
+    per_line = line // 16
+    # descriptor rows: LLQ lines hold per_line 16-byte rows; host mode the SQ itself
+    rows = bounce.view(np.uint32).reshape(-1, 4) if llq else sq_ring
     meta_word0 = ((mw0 | CTRL_META_DESC) & ~(CTRL_PHASE | CTRL_FIRST)) | CTRL_FIRST
     data_ctrl = CTRL_LAST | CTRL_COMP_REQ | (0 if with_meta else CTRL_FIRST)
     ntu = state[TS_NTU]
@@ -183,66 +179,72 @@ def tx_xmit_burst(frames, offs, lens, n, slots, slot_size, buf_addr, free_ids, i
         ntu = (ntu + 1) & 0xFFFF
         base = rid * slot_size
         src = np.int64(offs[i])
-        push = min(length, push_max)
-        if one_line and push <= hdr_cap:
-            if burst_limit > 0 and pending and esd + 1 > burst_limit:
+        ub = np.uint64(base)
+        us = np.uint64(src)
+        for j in range(np.uint64(length)):
+            slots[ub + j] = frames[us + j]
+        if llq:
+            push = min(length, push_max)
+            hdr = push
+            addr = buf_addr + base + push
+            if burst_limit > 0 and pending and esd + lines > burst_limit:
                 db_tails[ndb] = tail
                 ndb += 1
                 esd = 0
                 pending = 0
-            # the slot keeps the whole frame (the device DMAs the rest); the pushed part
-            # goes to the line from the source, not from the slot (two plain loops
-            # vectorise; one loop storing to both did not)
-            ub = np.uint64(base)
-            us = np.uint64(src)
+        else:
+            push = np.int64(0)
+            hdr = min(length, max_header_size, 255)
+            addr = buf_addr + base
+        if llq and (push > hdr_cap or push < 0):
+            t = np.int64(ERR_HEADER_TOO_LONG)  # llq_write_packet refuses: nothing written
+        else:
+            # rows of the meta (if any) and the data descriptor, and the indices whose
+            # phase they carry
+            dd = nd - 1
+            if not llq:  # host: one SQ entry per descriptor
+                idx_m = tail
+                idx_d = (tail + dd) & 0xFFFF
+                row_m = tail & mask
+                row_d = idx_d & mask
+            elif nd <= nbh:  # LLQ: all before the header in the packet's one line
+                idx_m = tail
+                idx_d = tail
+                row_m = (tail & mask) * per_line
+                row_d = row_m + dd
+            else:  # LLQ: the rest in continuation lines of per_line rows
+                idx_m = idx_d = row_m = row_d = np.int64(0)
+                for d in range(nd):
+                    li = tail if d < nbh else (tail + 1 + (d - nbh) // per_line) & 0xFFFF
+                    r = (li & mask) * per_line + (d if d < nbh else (d - nbh) % per_line)
+                    if d == dd:
+                        idx_d = li
+                        row_d = r
+                    else:
+                        idx_m = li
+                        row_m = r
+            # ring_phase without a division: depth is a power of two
+            if with_meta:
+                rows[row_m, 0] = meta_word0 | (CTRL_PHASE if (idx_m & depth) == 0 else 0)
+                rows[row_m, 1] = 0
+                rows[row_m, 2] = mw2 & 0xFFFFFFFF
+                rows[row_m, 3] = 0
+            rows[row_d, 0] = ((length - push) & TX_LEN_MASK) | (
+                ((rid >> 10) & 0x3F) << TX_REQ_ID_HI_SHIFT) | data_ctrl | (
+                CTRL_PHASE if (idx_d & depth) == 0 else 0)
+            rows[row_d, 1] = (rid & 0x3FF) << TX_REQ_ID_LO_SHIFT
+            rows[row_d, 2] = addr & 0xFFFFFFFF
+            rows[row_d, 3] = ((addr >> 32) & TX_ADDR_HI_MASK) | ((hdr & 0xFF) << TX_HDR_LEN_SHIFT)
+            # the pushed bytes go to the line from the source, not from the slot (two
+            # plain loops vectorise; one loop storing to both did not)
             uh = np.uint64((tail & mask) * line + 16 * nbh)
-            for j in range(np.uint64(length)):
-                slots[ub + j] = frames[us + j]
             for j in range(np.uint64(push)):
                 bounce[uh + j] = frames[us + j]
-            phase = CTRL_PHASE if ((tail // depth) & 1) == 0 else 0
-            w = (tail & mask) * wpl
-            if with_meta:
-                bounce32[w] = meta_word0 | phase
-                bounce32[w + 1] = 0
-                bounce32[w + 2] = mw2 & 0xFFFFFFFF
-                bounce32[w + 3] = 0
-                w += 4
-            a = buf_addr + base + push
-            bounce32[w] = ((length - push) & TX_LEN_MASK) | (
-                ((rid >> 10) & 0x3F) << TX_REQ_ID_HI_SHIFT) | data_ctrl | phase
-            bounce32[w + 1] = (rid & 0x3FF) << TX_REQ_ID_LO_SHIFT
-            bounce32[w + 2] = a & 0xFFFFFFFF
-            bounce32[w + 3] = ((a >> 32) & TX_ADDR_HI_MASK) | ((push & 0xFF) << TX_HDR_LEN_SHIFT)
-            t = (tail + 1) & 0xFFFF
-            used = np.int64(1)
-        else:
-            copy_bytes(slots, base, frames, src, length)
-            if llq:
-                addrs[0] = buf_addr + base + push
-                blens[0] = length - push
-                tx_write_packet(scratch, 0, 4, rid, True, 0, push, addrs, blens, 0, 1,
-                                with_meta, mw0, mw2)
-                lines = llq_lines_for(nd, nbh, line)
-                if burst_limit > 0 and pending and esd + lines > burst_limit:
-                    db_tails[ndb] = tail
-                    ndb += 1
-                    esd = 0
-                    pending = 0
-                t = llq_write_packet(bounce, tail, depth, line, nbh, scratch, 0, nd, slots,
-                                     base, push)
-                used = lines
-            else:
-                addrs[0] = buf_addr + base
-                blens[0] = length
-                hdr = min(length, max_header_size, 255)
-                t = tx_write_packet(sq_ring, tail, depth, rid, True, 0, hdr, addrs, blens, 0,
-                                    1, with_meta, mw0, mw2)
-                used = (t - tail) & 0xFFFF
+            t = (tail + lines) & 0xFFFF
         tail = t
-        esd += used
+        esd += lines
         pending = 1
-        entries[rid] = used
+        entries[rid] = lines
         nbytes[rid] = length
         sent_at[rid] = now
         timed_out[rid] = 0
@@ -312,7 +314,7 @@ def csum_verdict_code(status):
     return CSUM_NONE, False
 
 
-@njit
+@njit(leaf=True)
 def rx_refill(sq_ring, depth, state, free_ids, in_use, take, buf_addr, page_size, headroom,
               buf_len, n, counters):
     """``ena_refill_rx_bufs``: post ``n`` buffers (page of req_id + headroom) → posted count
@@ -324,10 +326,20 @@ def rx_refill(sq_ring, depth, state, free_ids, in_use, take, buf_addr, page_size
         counters[RXK_REFIL_PARTIAL] += 1
         return 0
     state[RS_NTU] = r
-    ids = take[:n]
-    addrs = buf_addr + ids * page_size + headroom
-    lens = np.full(n, buf_len, np.int64)
-    state[RS_TAIL] = rx_post_batch(sq_ring, state[RS_TAIL], depth, addrs, lens, ids)
+    # rx_post_batch's descriptors (first|last|comp_req, phase per index) without the
+    # address/length temporaries: no allocation, so this and napi_poll compile as leaves
+    mask = depth - 1
+    w0 = (np.int64(buf_len) & 0xFFFF) | CTRL_FIRST | CTRL_LAST | CTRL_COMP_REQ
+    tail = state[RS_TAIL]
+    for i in range(n):
+        idx = (tail + i) & 0xFFFF
+        rid = take[i]
+        a = buf_addr + rid * page_size + headroom
+        sq_ring[idx & mask, 0] = w0 | (CTRL_PHASE if (idx & depth) == 0 else 0)  # phase
+        sq_ring[idx & mask, 1] = rid & 0xFFFF
+        sq_ring[idx & mask, 2] = a & 0xFFFFFFFF
+        sq_ring[idx & mask, 3] = (a >> 32) & 0xFFFF
+    state[RS_TAIL] = (tail + n) & 0xFFFF
     counters[RXK_REFILLS] += 1
     counters[RXK_DOORBELLS] += 1
     return n
@@ -443,7 +455,7 @@ def rx_clean_burst(cq_ring, depth, budget, max_sgl, ids, lens, nd, status, hashe
     return npk, mod_bytes, 0
 
 
-@njit
+@njit(leaf=True)
 def napi_poll(max_rounds, tx_budget, rx_budget,
               tx_cq, tx_depth, tx_done, check_mbz, tx_free_ids, tx_in_use, tx_entries,
               tx_sent_at, tx_state, tx_counters,
