@@ -23,7 +23,6 @@ TWIN_IMPORT = re.compile(r"^\s*(from|import) (tests\.)?naive\b|^from enatool\.dr
 #: netns end-to-end tests; "gap" marks a missing twin still to be written.
 EXEMPT = {
     "checksum.csum_fold": "inner: folded by inet_checksum / ones_sum16 (twin: naive checksum)",
-    "device_dp.fold16": "inner: checksum fold of rx_classify_fast (twin: naive_device_dp)",
     "device_dp.rss_flow_type": "inner: part of rx_classify (twin: naive_device_dp)",
     "device_dp.rss_input": "inner: part of rx_classify (twin: naive_device_dp)",
     "device_dp.dma_ok": "inner: bounds check of tx_build_frames / rx_deliver (naive HostMemory, "
