@@ -9,6 +9,7 @@ from numba_kernels import (
     checksum,
     descriptors,
     device_dp,
+    device_llq,
     driver_dp,
     llq,
     memops,
@@ -53,6 +54,9 @@ def _warm_datapath() -> None:
     ms = np.zeros(rings.META_STATE_LEN, np.int64)
     device_dp.llq_fetch_burst(bounce, 0, 0, d, 128, 2, d, 32, ms, descs, a["fi"], a["nd"], meta,
                               headers, a["hl"], a["st"], a["rid"], a["cr"], a["sh"])
+    device_llq.llq_fetch_build_simple(bounce, 0, 0, d, 128, 2, d, ms, u8.copy(), 0, a["fi"].copy(),
+                                      a["nd"].copy(), 0, a["rid"], a["cr"], a["sh"], a["ps"],
+                                      np.zeros(device_dp.TXS_N, np.int64))
     rings.tx_sq_fetch(ring, 0, 0, d, d, 32, ms, a["fi"], a["nd"], a["nm"], meta)
     device_dp.tx_packet_info(ring, d - 1, a["fi"], a["nd"], 0, a["rid"], a["cr"], a["sh"])
     rec = np.zeros(PK_NFIELDS, np.int64)

@@ -34,6 +34,7 @@ import numpy as np
 
 from enatool.ena.admin import LlqAccelFlags, PlacementPolicy
 from numba_kernels import device_dp as kdp
+from numba_kernels import device_llq as kllq
 from numba_kernels import rings as krings
 from numba_kernels.packet import PK_NFIELDS
 
@@ -188,14 +189,30 @@ class TxEngine:
         line = sq.llq_line_size if sq.placement == PlacementPolicy.DEV else 0
         a = self._arrays(sq.depth, line)
         max_descs = dev.limits.max_per_packet_tx_descs
+        counts = self.counts
+        counts[:] = 0
+        start, pos, nout = 0, 0, 0
         if line:
             cfg = sq.llq_config
+            dbh = cfg["descs_before_header"]
             area = dev.bar2.mem[sq.llq_offset: sq.llq_offset + sq.depth * line]
-            n, new_head = kdp.llq_fetch_burst(
-                area, sq.head, sq.tail, sq.depth, line, cfg["descs_before_header"], max_pkts,
-                max_descs, st.meta_state, a["descs"], a["first_idx"], a["ndata"], a["meta"],
-                a["headers"], a["hdr_len"], a["status"], a["req_id"], a["comp_req"],
-                a["sq_head"])
+            # header-only one-line packets straight to the wire buffer; the general path
+            # takes over at the first packet that is anything else
+            start, head, pos, nout = kllq.llq_fetch_build_simple(
+                area, sq.head, sq.tail, sq.depth, line, dbh, max_pkts, st.meta_state,
+                self.out_buf, 0,
+                self.out_off, self.out_len, 0, a["req_id"], a["comp_req"], a["sq_head"],
+                a["pkt_status"], counts)
+            start = int(start)
+            n, new_head = start, head
+            if start < max_pkts and head != sq.tail:
+                k = start
+                n2, new_head = kdp.llq_fetch_burst(
+                    area, head, sq.tail, sq.depth, line, dbh, max_pkts - k, max_descs,
+                    st.meta_state, a["descs"], a["first_idx"][k:], a["ndata"][k:],
+                    a["meta"][k:], a["headers"][k:], a["hdr_len"][k:], a["status"][k:],
+                    a["req_id"][k:], a["comp_req"][k:], a["sq_head"][k:])
+                n = n2 if n2 < 0 else k + n2
             descs, mask, use_hdr = a["descs"], 0x7FFFFFFF, True
         else:
             n, new_head = krings.tx_sq_fetch(
@@ -212,10 +229,9 @@ class TxEngine:
             return None
         if n == 0:
             return 0, new_head, a, 0, 0
+        if start == n:  # all taken by the fast path
+            return n, new_head, a, int(pos), int(nout)
         # gather + offload + wire layout, growing the output when needed
-        start, pos, nout = 0, 0, 0
-        counts = self.counts
-        counts[:] = 0
         dma_starts, dma_ends = dev.dma.live_ranges()
         while True:
             start, pos, nout, err = kdp.tx_build_frames(

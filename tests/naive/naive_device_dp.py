@@ -314,3 +314,47 @@ def rx_deliver(frames, sel, status, hashes, sq, sq_depth, sq_head, sq_tail, cq, 
         counts["bytes"] += need
         counts["cdescs"] += len(bufs)
     return h, t, None
+
+
+# ---- Tx: the LLQ fast path (numba_kernels.device_llq) -----------------------------------------
+def llq_fetch_build_simple(area: bytes, head: int, tail: int, depth: int, line_size: int,
+                           n_before: int, max_pkts: int, cache: dict):
+    """The leading run of header-only one-line packets from line ``head``: an optional meta
+    descriptor (first) then one data descriptor with last, buffer length 0, no offload bit,
+    everything in the phase of its line, a header of 1..line - 16 N bytes. Returns
+    ([(req_id, comp_req, sq_head, wire frame)], new head); the frame is the header
+    zero-padded to MIN_FRAME. A meta with meta_store goes to ``cache['meta']`` (w0, w2)."""
+    from enatool.ena import eth_io
+
+    def words_at(off):
+        return [int.from_bytes(area[off + 4 * i: off + 4 * i + 4], "little") for i in range(4)]
+
+    out = []
+    h = head
+    if n_before < 1:
+        return out, h
+    while len(out) < max_pkts and h != tail:
+        base = (h % depth) * line_size
+        phase = nd.phase_of(h, depth)
+        first = eth_io.tx_desc_unpack(words_at(base))
+        meta = None
+        if first["meta_desc"]:
+            if n_before < 2:
+                break
+            meta = words_at(base)
+            d = eth_io.tx_desc_unpack(words_at(base + 16))
+        else:
+            d = first
+        hl = d["header_length"]
+        if (first["phase"] != phase or not first["first"] or d["phase"] != phase
+                or d["meta_desc"] or not d["last"] or d["length"] != 0
+                or d["tso_en"] or d["l3_csum_en"] or d["l4_csum_en"]
+                or not 0 < hl <= line_size - 16 * n_before):
+            break
+        if meta is not None and eth_io.tx_meta_desc_unpack(meta)["meta_store"]:
+            cache["meta"] = (meta[0], meta[2])
+        start = base + 16 * n_before
+        frame = bytes(area[start:start + hl]).ljust(MIN_FRAME, b"\0")
+        h = (h + 1) & 0xFFFF
+        out.append((d["req_id"], d["comp_req"], h, frame))
+    return out, h
