@@ -268,14 +268,17 @@ class RxRing:
     def fold_counters(self) -> None:
         """Move what the kernels counted into :attr:`stats` (and the copybreak policy)."""
         k = self.kcount
+        vals = k.tolist()  # one conversion: indexing the array per counter costs ~1 us a call
+        if not any(vals):
+            return
         st = self.stats
         for i, name in self._KNAMES:
-            v = k[i]
+            v = vals[i]
             if v:
-                setattr(st, name, getattr(st, name) + int(v))
-        if k[DK.RXK_COPYBREAK]:
-            self.copybreak.rx_copybreak_pkt += int(k[DK.RXK_COPYBREAK])
-        k[:] = 0
+                setattr(st, name, getattr(st, name) + v)
+        if vals[DK.RXK_COPYBREAK]:
+            self.copybreak.rx_copybreak_pkt += vals[DK.RXK_COPYBREAK]
+        k.fill(0)
 
     def write_doorbells(self, tails: np.ndarray) -> None:
         """Rx SQ doorbells for refills done inside a kernel, in order."""

@@ -119,11 +119,11 @@ class QueueNapi:
             if ndb:
                 rx.write_doorbells(self._rdb[:ndb])
             if rounds:
-                pk = self._rpk[:rounds]
+                pk = self._rpk[:rounds].tolist()  # a list sum is cheaper than ndarray.sum here
                 if self.mod.mode == "adaptive2016":
-                    for n, b in zip(pk.tolist(), self._rby[:rounds].tolist(), strict=True):
+                    for n, b in zip(pk, self._rby[:rounds].tolist(), strict=True):
                         self.mod.on_rx_clean(n, b)
-                self.napi_rx_pkts += int(pk.sum())
+                self.napi_rx_pkts += sum(pk)
             if kind == DK.NAPI_RX_ERR and err == DK.ERR_STORE_FULL:
                 rx.store.grow()
                 resume = int(self._rpk[rounds])
