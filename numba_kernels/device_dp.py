@@ -38,6 +38,7 @@ from numba_kernels.descriptors import (
     TXM_MSS_HI_MASK,
     TXM_MSS_HI_SHIFT,
     TXM_MSS_LO_SHIFT,
+    rx_cdesc_write,
 )
 from numba_kernels.jit import njit
 from numba_kernels.llq import llq_read_packet
@@ -60,7 +61,7 @@ from numba_kernels.packet import (
     tx_apply_offloads,
     verify_checksums,
 )
-from numba_kernels.rings import cq_write_rx, ring_phase, tx_meta_cache_apply
+from numba_kernels.rings import tx_meta_cache_apply
 from numba_kernels.tso import tso_segment
 
 ERR_DMA = -20  # a buffer address outside host memory
@@ -674,17 +675,35 @@ def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_t
     ``RXN_OVERRUNS`` when some were posted); more than ``max_bufs`` buffers → dropped.
 
     Returns ``(sq_head, cq_tail, err)``; err ERR_DMA (buffer outside host memory) or
-    ERR_MALFORMED (a posted descriptor with the wrong phase) stops the queue.
+    ERR_MALFORMED (a posted descriptor with the wrong phase) stops the queue. Ring phase,
+    DMA check (:func:`dma_ok`) and the completion run (``cq_write_rx``) are inline, counters
+    summed in locals: per frame, those calls cost more than the work of a 64-byte frame.
     """
     mask = sq_depth - 1
+    cmask = cq_depth - 1
+    # ring_phase: (idx // depth) & 1 == 0 is a bit test when the depth is a power of two
+    sq_pow2 = sq_depth & mask == 0
+    cq_pow2 = cq_depth & cmask == 0
     h = np.int64(sq_head)
     t = np.int64(cq_tail)
+    # dma_ok without a search per buffer: [lo, nxt) is where searchsorted finds allocation
+    # [lo, end) again, so a buffer in the same allocation as the last one is checked as is
+    lo = np.int64(1)
+    nxt = np.int64(0)
+    end = np.int64(0)
+    npkts = 0
+    nbytes = 0
+    ndrops = 0
+    nover = 0
+    nmany = 0
+    ncdescs = 0
+    err = 0
     for j in range(sel.shape[0]):
         f = sel[j]
         need = np.int64(lens[f])
         avail = (np.int64(sq_tail) - h) & 0xFFFF
         if avail == 0:
-            counts[RXN_DROPS] += 1
+            ndrops += 1
             continue
         # how many buffers does the frame take?
         nb = 0
@@ -692,8 +711,10 @@ def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_t
         while cap < need and nb < avail and nb <= max_bufs:
             idx = (h + nb) & 0xFFFF
             w0 = np.int64(sq[idx & mask, 0])
-            if (1 if (w0 & CTRL_PHASE) else 0) != ring_phase(idx, sq_depth):
-                return h, t, ERR_MALFORMED
+            first_pass = (idx & sq_depth) == 0 if sq_pow2 else ((idx // sq_depth) & 1) == 0
+            if ((w0 & CTRL_PHASE) != 0) != first_pass:
+                err = ERR_MALFORMED
+                break
             bl = w0 & 0xFFFF
             if bl == 0:
                 bl = 65536
@@ -701,24 +722,24 @@ def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_t
                 bl = bl - rx_offset if bl > rx_offset else 0
             cap += bl
             nb += 1
+        if err:
+            break
         if cap < need:
-            counts[RXN_DROPS] += 1
+            ndrops += 1
             if nb > max_bufs:
-                counts[RXN_TOO_MANY_BUFS] += 1
+                nmany += 1
             else:
-                counts[RXN_OVERRUNS] += 1
+                nover += 1
             continue
         if nb > max_bufs:
-            counts[RXN_DROPS] += 1
-            counts[RXN_TOO_MANY_BUFS] += 1
+            ndrops += 1
+            nmany += 1
             continue
         src = np.int64(offs[f])
         left = need
         for k in range(nb):
-            idx = (h + k) & 0xFFFF
-            slot = idx & mask
-            w0 = np.int64(sq[slot, 0])
-            bl = w0 & 0xFFFF
+            slot = ((h + k) & 0xFFFF) & mask
+            bl = np.int64(sq[slot, 0]) & 0xFFFF
             if bl == 0:
                 bl = 65536
             skip = rx_offset if k == 0 else 0
@@ -726,17 +747,40 @@ def rx_deliver(buf, offs, lens, sel, status, hashes, sq, sq_depth, sq_head, sq_t
             c = min(room, left)
             addr = ((np.int64(sq[slot, 3]) & 0xFFFF) << 32) | np.int64(sq[slot, 2])
             off = addr - bus_base + skip
-            if not dma_ok(dma_starts, dma_ends, off, c):
-                return h, t, ERR_DMA
+            if off < lo or off >= nxt:
+                i = np.searchsorted(dma_starts, off, side="right") - 1
+                if i < 0:
+                    err = ERR_DMA
+                    break
+                lo = dma_starts[i]
+                nxt = dma_starts[i + 1] if i + 1 < dma_starts.shape[0] else np.int64(1 << 62)
+                end = dma_ends[i]
+            if off < 0 or off + c > end:
+                err = ERR_DMA
+                break
             copy_bytes(arena, off, buf, src, c)
             src += c
             left -= c
             ids[k] = np.int64(sq[slot, 1]) & 0xFFFF
             blens[k] = c
-        t = cq_write_rx(cq, t, cq_depth, ids, blens, 0, nb, status[f], hashes[f], sub_qid,
-                        rx_offset)
+        if err:
+            break
+        for k in range(nb):  # cq_write_rx inline (it pays a division and two calls per buffer)
+            idx = (t + k) & 0xFFFF
+            last = k == nb - 1
+            rx_cdesc_write(cq, idx & cmask,
+                           (idx & cq_depth) == 0 if cq_pow2 else ((idx // cq_depth) & 1) == 0,
+                           status[f] if last else 0, k == 0, last, blens[k], ids[k],
+                           hashes[f] if last else 0, sub_qid, rx_offset if k == 0 else 0)
+        t = (t + nb) & 0xFFFF
         h = (h + nb) & 0xFFFF
-        counts[RXN_PKTS] += 1
-        counts[RXN_BYTES] += need
-        counts[RXN_CDESCS] += nb
-    return h, t, 0
+        npkts += 1
+        nbytes += need
+        ncdescs += nb
+    counts[RXN_PKTS] += npkts
+    counts[RXN_BYTES] += nbytes
+    counts[RXN_DROPS] += ndrops
+    counts[RXN_OVERRUNS] += nover
+    counts[RXN_TOO_MANY_BUFS] += nmany
+    counts[RXN_CDESCS] += ncdescs
+    return h, t, err

@@ -279,3 +279,27 @@ def test_rx_deliver_errors():
     bed3.post(4, [256] * 4)
     assert bed3.deliver(frames, [0, 1, 2], 0, 1) == "dma"
     assert bed3.head == 1 and bed3.ncounts["pkts"] == 1
+
+
+@pytest.mark.parametrize("allocs,start,want", [
+    # slots 0..3 in one pool that ends 150 B into slot 3: the 4th frame runs past its end
+    ([(0, 3 * STRIDE + 150), (5 * STRIDE, 8 * STRIDE)], 0, "dma"),
+    # slots 0..3 fit; slot 4 lies in the gap after the pool (same search result as slot 3)
+    ([(0, 3 * STRIDE + 0x1_0000), (5 * STRIDE, 8 * STRIDE)], 0, "dma"),
+    # slots 5, 6, 7 then 0, 1: from one allocation to the other and back
+    ([(0, 3 * STRIDE + 0x1_0000), (5 * STRIDE, 8 * STRIDE)], 5, None),
+    # slot 0 lies before every allocation
+    ([(STRIDE, 8 * STRIDE)], 0, "dma"),
+])
+def test_rx_deliver_dma_checks_buffers_of_one_pool(allocs, start, want):
+    """Buffers carved from one allocation, like the driver's page pool: the allocation found
+    for one buffer is reused for the next, and must still catch a buffer past its end, in
+    the gap after it or before all allocations, exactly where the naive twin does."""
+    rng = np.random.default_rng(5)
+    bed = RxBed(8, start, rng)
+    bed.starts = np.array([a for a, _ in allocs], I64)
+    bed.ends = np.array([e for _, e in allocs], I64)
+    bed.mem = naive.HostMemory(bytearray(bed.arena.tobytes()), BUS, allocs)
+    bed.post(5, [256] * 5)
+    assert bed.deliver([bytes(range(100))] * 5, list(range(5)), 64, 2) == want
+
