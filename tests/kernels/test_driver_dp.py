@@ -194,6 +194,25 @@ def test_tx_llq_forced_doorbells_at_the_burst_limit():
     assert len(dbs) > 1 and all(b - a <= 3 for a, b in zip([0] + dbs, dbs, strict=False))
 
 
+@pytest.mark.parametrize("line", [64, 128, 256])
+@pytest.mark.parametrize("nbh", [0, 1, 2])
+@pytest.mark.parametrize("meta_every", [False, True])
+def test_tx_llq_line_layouts(line, nbh, meta_every):
+    """Descriptors before the header, in continuation lines, or both; from near the u16
+    wrap so the phase flips mid-burst (the kernel builds every layout inline)."""
+    depth = 16
+    start = 0xFFF8
+    k, n, dev = KTx(depth, start, line), NTx(depth, start, line), Device(depth, start)
+    rng = np.random.default_rng(line + nbh + meta_every)
+    push_max = min(96, line - 16 * nbh)
+    for _ in range(4):
+        _xmit_both(k, n, _frames(rng, 6, 1, 300), llq=True, line=line, nbh=nbh,
+                   push_max=push_max, meta_every=meta_every, burst_limit=3)
+        dev.complete([r for r in range(depth) if k.in_use[r]])
+        _clean_both(k, n, dev.cq, 64)
+    assert k.counters[DK.TXK_CNT] > 12
+
+
 @pytest.mark.parametrize("llq", [False, True])
 def test_tx_header_only_and_header_lengths(llq):
     depth = 16
