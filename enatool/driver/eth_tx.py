@@ -96,6 +96,8 @@ class TxRing:
         self.max_header_size = int(max_header_size) or MAX_HEADER_FIELD
         self.check_mbz = bool(check_mbz)
         self.disable_meta_caching = bool(self.llq and self.llq.disable_meta_caching)
+        # the all-zero context xmit_packed leaves cached (computed once, not per burst)
+        self._zero_meta = tuple(int(w) for w in D.tx_meta_words(0, 0, 0, 0, True))
         self.stats = TxStats()
         d = self.depth
         self.slot_size = -(-int(max_frame) // TX_SLOT_ALIGN) * TX_SLOT_ALIGN
@@ -300,8 +302,7 @@ class TxRing:
             self.burst_limit if llq else 0, self.disable_meta_caching, self.entries,
             self.nbytes, self.sent_at, self.timed_out, float(now), self._db, self.kcount)
         if self.disable_meta_caching and self.kcount[DK.TXK_CNT]:
-            w0, w2 = D.tx_meta_words(0, 0, 0, 0, True)
-            self.meta_cache = (int(w0), int(w2))
+            self.meta_cache = self._zero_meta
         self.fold_counters()
         if llq:
             nlines = (self.tail - t0) & 0xFFFF
