@@ -82,7 +82,12 @@ class DmaMemory:
     def __init__(self, size: int = 256 * 1024 * 1024):
         size = -(-int(size) // PAGE_SIZE) * PAGE_SIZE
         self.size = size
-        self.arena = np.zeros(size, dtype=np.uint8)
+        # page-aligned like host memory: a frame at a page offset then shares cache lines the
+        # way it would on hardware (numpy's own alignment is 16 bytes: every 64-byte frame
+        # would straddle two lines)
+        raw = np.zeros(size + PAGE_SIZE, dtype=np.uint8)
+        skip = -raw.ctypes.data % PAGE_SIZE
+        self.arena = raw[skip:skip + size]
         self._alloc = RangeAllocator(size, PAGE_SIZE)
         self._starts: list[int] = []  # sorted arena offsets of live allocations
         self._lengths: dict[int, int] = {}  # arena offset -> requested length
