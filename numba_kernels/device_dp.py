@@ -447,37 +447,45 @@ def rx_classify(buf, offs, lens, n, rec, func, toeplitz_tables, crc_table, init_
     the register preloaded with ``init_value``), optionally 16-bit replicated, and the Rx SQ
     ``table[hash mod table_size]``. With Toeplitz, common IPv4 and IPv6 TCP/UDP frames take
     the fused single-pass :func:`rx_classify_fast`; everything else the general parse.
+
+    Returns the queue every frame went to, or -1 if they went to more than one (or n is 0).
     """
     fast = func == RSS_TOEPLITZ
-    if fast and rx_classify_fast(buf, offs, lens, n, toeplitz_tables, init_value, fields,
-                                 sort_l3, sort_l4, replicate16, table, table_size, out_status,
-                                 out_hash, out_queue) == 0:
-        return
-    tmp = np.zeros(40, np.uint8)
-    inp = np.zeros(40, np.uint8)
-    for f in range(n):
-        if fast and out_status[f] >= 0:
-            continue  # done by the fast path
-        s = np.int64(offs[f])
-        ln = np.int64(lens[f])
-        parse_frame(buf, s, ln, rec)
-        verify_checksums(buf, s, rec)
-        out_status[f] = rx_status_from_parse(rec)
-        k = rss_input(buf, s, ln, rec, fields, sort_l3, sort_l4, tmp, inp)
-        if func == RSS_CRC32:
-            c = np.int64(init_value)
-            for p in range(k):
-                c = np.int64(crc_table[(c ^ np.int64(inp[p])) & 0xFF]) ^ (c >> 8)
-            h = (c ^ 0xFFFFFFFF) & 0xFFFFFFFF
-        else:
-            h = np.int64(init_value)
-            for p in range(k):
-                h ^= np.int64(toeplitz_tables[p, inp[p]])
-            h &= 0xFFFFFFFF
-        if replicate16:
-            h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
-        out_hash[f] = h
-        out_queue[f] = table[h % table_size]
+    left = n
+    if fast:
+        left = rx_classify_fast(buf, offs, lens, n, toeplitz_tables, init_value, fields,
+                                sort_l3, sort_l4, replicate16, table, table_size, out_status,
+                                out_hash, out_queue)
+    if left:
+        tmp = np.zeros(40, np.uint8)
+        inp = np.zeros(40, np.uint8)
+        for f in range(n):
+            if fast and out_status[f] >= 0:
+                continue  # done by the fast path
+            s = np.int64(offs[f])
+            ln = np.int64(lens[f])
+            parse_frame(buf, s, ln, rec)
+            verify_checksums(buf, s, rec)
+            out_status[f] = rx_status_from_parse(rec)
+            k = rss_input(buf, s, ln, rec, fields, sort_l3, sort_l4, tmp, inp)
+            if func == RSS_CRC32:
+                c = np.int64(init_value)
+                for p in range(k):
+                    c = np.int64(crc_table[(c ^ np.int64(inp[p])) & 0xFF]) ^ (c >> 8)
+                h = (c ^ 0xFFFFFFFF) & 0xFFFFFFFF
+            else:
+                h = np.int64(init_value)
+                for p in range(k):
+                    h ^= np.int64(toeplitz_tables[p, inp[p]])
+                h &= 0xFFFFFFFF
+            if replicate16:
+                h = ((h & 0xFFFF) << 16) | (h & 0xFFFF)
+            out_hash[f] = h
+            out_queue[f] = table[h % table_size]
+    for f in range(1, n):
+        if out_queue[f] != out_queue[0]:
+            return -1
+    return np.int64(out_queue[0]) if n else np.int64(-1)
 
 
 @njit(leaf=True)

@@ -79,6 +79,7 @@ class RxEngine:
         self.counts = np.zeros(kdp.RXN_LEN, np.int64)
         self.unsteered_drops = 0  # table entry names no existing Rx SQ
         self._arange = np.arange(1024, dtype=np.int64)
+        self._out = np.zeros((3, 1024), np.int64)  # status, hash, queue per frame of a burst
 
     def reset(self) -> None:
         self.queues.clear()
@@ -87,6 +88,12 @@ class RxEngine:
         if self._arange.size < n:
             self._arange = np.arange(max(n, 2 * self._arange.size), dtype=np.int64)
         return self._arange[:n]
+
+    def _outputs(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Status, hash and queue arrays for ``n`` frames (reused: rx_classify writes all n)."""
+        if self._out.shape[1] < n:
+            self._out = np.zeros((3, max(n, 2 * self._out.shape[1])), np.int64)
+        return self._out[0, :n], self._out[1, :n], self._out[2, :n]
 
     def state(self, sq: IoSq) -> RxQueueState:
         st = self.queues.get(sq.idx)
@@ -125,19 +132,17 @@ class RxEngine:
         fixed = bool(getattr(dev, "rss_fixed_key", False))
         eff_key = DEFAULT_RSS_KEY if fixed else bytes(rss.key)[::-1]
         size = 1 << rss.table_log
-        status = np.zeros(n, np.int64)
-        hashes = np.zeros(n, np.int64)
-        queues = np.zeros(n, np.int64)
-        kdp.rx_classify(batch.buf, batch.offs, batch.lens, n, self.rec, int(rss.func),
-                        self._toeplitz_tables(eff_key), self.crc_table, int(rss.init_val),
-                        rss.selected_fields, bool(rss.input_sort & 2), bool(rss.input_sort & 4),
-                        fixed, rss.table, size, status, hashes, queues)
+        status, hashes, queues = self._outputs(n)
+        one_q = kdp.rx_classify(batch.buf, batch.offs, batch.lens, n, self.rec, int(rss.func),
+                                self._toeplitz_tables(eff_key), self.crc_table,
+                                int(rss.init_val), rss.selected_fields,
+                                bool(rss.input_sort & 2), bool(rss.input_sort & 4), fixed,
+                                rss.table, size, status, hashes, queues)
         offset = self.rx_offset()
         dma_starts, dma_ends = dev.dma.live_ranges()
         max_bufs = dev.limits.max_per_packet_rx_descs
-        q0 = int(queues[0])
-        if n == 1 or (queues == q0).all():  # one queue (common in bursts of one flow)
-            groups = [(q0, self._all(n))]
+        if one_q >= 0:  # one queue (common in bursts of one flow)
+            groups = [(int(one_q), self._all(n))]
         else:
             groups = [(q, np.flatnonzero(queues == q)) for q in np.unique(queues).tolist()]
         for q, sel in groups:

@@ -58,14 +58,23 @@ def test_rx_classify_matches_naive(sort, replicate):
     n = len(frames)
     st, h, q = (np.zeros(n, np.int64) for _ in range(3))
     tables = krss.toeplitz_tables(np.frombuffer(key, np.uint8).copy(), 36)
-    kdp.rx_classify(buf, offs, lens, n, np.zeros(PK_NFIELDS, np.int64), kdp.RSS_TOEPLITZ,
-                    tables, krss.crc32c_table(), 0xFFFFFFFF, ALL_FIELDS, sort, sort, replicate,
-                    table, 128, st, h, q)
+    one_q = kdp.rx_classify(buf, offs, lens, n, np.zeros(PK_NFIELDS, np.int64),
+                            kdp.RSS_TOEPLITZ, tables, krss.crc32c_table(), 0xFFFFFFFF,
+                            ALL_FIELDS, sort, sort, replicate, table, 128, st, h, q)
     want = naive.rx_classify(frames, key, 0xFFFFFFFF, ALL_FIELDS, sort, sort, replicate,
                              table.tolist())
     got = list(zip(st.tolist(), h.tolist(), q.tolist(), strict=True))
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert g == w, (i, frames[i].hex())
+    assert one_q == -1  # the queues differ
+    # one queue for all: returned (rx.py then skips grouping the frames by queue)
+    assert kdp.rx_classify(buf, offs, lens, n, np.zeros(PK_NFIELDS, np.int64),
+                           kdp.RSS_TOEPLITZ, tables, krss.crc32c_table(), 0xFFFFFFFF,
+                           ALL_FIELDS, sort, sort, replicate, np.full(128, 5, np.uint16), 128,
+                           st, h, q) == 5
+    assert kdp.rx_classify(buf, offs, lens, 0, np.zeros(PK_NFIELDS, np.int64),
+                           kdp.RSS_TOEPLITZ, tables, krss.crc32c_table(), 0xFFFFFFFF,
+                           ALL_FIELDS, sort, sort, replicate, table, 128, st, h, q) == -1
 
 
 def _fast(frames, tables, sort, replicate, table):
@@ -195,10 +204,10 @@ def test_fast_path_ipv6_matches_naive_and_general_path(sort, replicate):
         b = np.frombuffer(fr, np.uint8).copy()
         # the whole classify (fast or general) agrees with the naive twin either way
         st, h, q = (np.zeros(1, np.int64) for _ in range(3))
-        kdp.rx_classify(b, np.zeros(1, np.int64), np.array([len(fr)], np.int64), 1,
-                        np.zeros(PK_NFIELDS, np.int64), kdp.RSS_TOEPLITZ, tables,
-                        krss.crc32c_table(), 0xFFFFFFFF, ALL_FIELDS, sort, sort, replicate,
-                        table, 128, st, h, q)
-        assert (int(st[0]), int(h[0]), int(q[0])) == w, fr.hex()
+        one_q = kdp.rx_classify(b, np.zeros(1, np.int64), np.array([len(fr)], np.int64), 1,
+                                np.zeros(PK_NFIELDS, np.int64), kdp.RSS_TOEPLITZ, tables,
+                                krss.crc32c_table(), 0xFFFFFFFF, ALL_FIELDS, sort, sort,
+                                replicate, table, 128, st, h, q)
+        assert (int(st[0]), int(h[0]), int(q[0])) == w and one_q == q[0], fr.hex()
     # every TCP/UDP frame without extension headers, none of the rest
     assert sum(g[0] >= 0 for g in fast) == 41
