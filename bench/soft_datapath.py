@@ -9,7 +9,7 @@ compared byte by byte. The JIT is warmed up before timing. The naive pure-Python
 (tests/naive/naive_soft_path.py: same per-packet work, bit-by-bit Toeplitz) runs on a
 smaller N in the same process. Goal: >= 10 Mpps at 64 B and >= 50x the naive twin.
 
-    .venv/bin/python bench/soft_datapath.py [--n 2000000] [--naive-n 3000] [--json]
+    .venv/bin/python bench/soft_datapath.py [--n 2000000] [--naive-n 3000] [--json] [--out F]
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--burst", type=int, default=1000, help="frames per tx burst (< ring)")
     ap.add_argument("--step", type=float, default=1e-4, help="virtual seconds per cycle")
     ap.add_argument("-j", "--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "soft_datapath.json"),
+                    help="also write the JSON result here ('' to skip)")
     args = ap.parse_args(argv)
 
     warm_up()
@@ -138,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         "peer_rx_copybreak_pkt": stats_b.get("queue_0_rx_rx_copybreak_pkt"),
         "toeplitz_hashes_per_s": toeplitz_rate(),
     }
+    if args.out:
+        out = pathlib.Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=2) + "\n")
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
