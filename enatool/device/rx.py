@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .io_queues import IoSq
 
 RSS_INPUT_MAX = 36  # IPv6 addresses + ports
+_RX_OFFSET = int(DriverSupportedFeatures.RX_OFFSET)  # a plain int: an IntFlag & costs 0.5 us
 
 
 @dataclass
@@ -115,7 +116,7 @@ class RxEngine:
 
     def rx_offset(self) -> int:
         info = self.dev.host_info
-        if not info or not info["driver_supported_features"] & DriverSupportedFeatures.RX_OFFSET:
+        if not info or not info["driver_supported_features"] & _RX_OFFSET:
             return 0
         return max(0, min(int(getattr(self.dev, "rx_offset", 0)), 255))
 
@@ -155,7 +156,7 @@ class RxEngine:
             if st.broken:
                 dev.stats.rx_drops += int(sel.size)
                 continue
-            self.counts[:] = 0
+            self.counts.fill(0)
             cq = sq.cq
             head, tail, err = kdp.rx_deliver(
                 batch.buf, batch.offs, batch.lens, sel, status, hashes, st.ring, sq.depth,
@@ -164,18 +165,18 @@ class RxEngine:
                 self.blens, self.counts)
             sq.head = int(head)
             cq.tail = int(tail)
-            c = self.counts
+            c = self.counts.tolist()  # one conversion, not one int() per counter
             cnt = st.counters
-            cnt.pkts += int(c[kdp.RXN_PKTS])
-            cnt.bytes += int(c[kdp.RXN_BYTES])
-            cnt.drops += int(c[kdp.RXN_DROPS])
-            cnt.overruns += int(c[kdp.RXN_OVERRUNS])
-            cnt.too_many_bufs += int(c[kdp.RXN_TOO_MANY_BUFS])
-            cnt.completions += int(c[kdp.RXN_CDESCS])
-            dev.stats.rx_pkts += int(c[kdp.RXN_PKTS])
-            dev.stats.rx_bytes += int(c[kdp.RXN_BYTES])
-            dev.stats.rx_drops += int(c[kdp.RXN_DROPS])
-            dev.stats.rx_overruns += int(c[kdp.RXN_OVERRUNS])
+            cnt.pkts += c[kdp.RXN_PKTS]
+            cnt.bytes += c[kdp.RXN_BYTES]
+            cnt.drops += c[kdp.RXN_DROPS]
+            cnt.overruns += c[kdp.RXN_OVERRUNS]
+            cnt.too_many_bufs += c[kdp.RXN_TOO_MANY_BUFS]
+            cnt.completions += c[kdp.RXN_CDESCS]
+            dev.stats.rx_pkts += c[kdp.RXN_PKTS]
+            dev.stats.rx_bytes += c[kdp.RXN_BYTES]
+            dev.stats.rx_drops += c[kdp.RXN_DROPS]
+            dev.stats.rx_overruns += c[kdp.RXN_OVERRUNS]
             if c[kdp.RXN_CDESCS]:
                 dev.datapath.irq.completions(cq, rx=True)
             if err:
