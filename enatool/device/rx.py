@@ -134,11 +134,23 @@ class RxEngine:
         eff_key = DEFAULT_RSS_KEY if fixed else bytes(rss.key)[::-1]
         size = 1 << rss.table_log
         status, hashes, queues = self._outputs(n)
-        one_q = kdp.rx_classify(batch.buf, batch.offs, batch.lens, n, self.rec, int(rss.func),
-                                self._toeplitz_tables(eff_key), self.crc_table,
-                                int(rss.init_val), rss.selected_fields,
-                                bool(rss.input_sort & 2), bool(rss.input_sort & 4), fixed,
-                                rss.table, size, status, hashes, queues)
+        # kdp.rx_classify, its two halves called from here (numba runs a slower copy of the
+        # fast path when it is called from another kernel)
+        tables = self._toeplitz_tables(eff_key)
+        sort_l3, sort_l4 = bool(rss.input_sort & 2), bool(rss.input_sort & 4)
+        toeplitz = rss.func == kdp.RSS_TOEPLITZ
+        left, one_q = n, -1
+        if toeplitz:
+            left, one_q = kdp.rx_classify_fast(batch.buf, batch.offs, batch.lens, n, tables,
+                                               int(rss.init_val), rss.selected_fields, sort_l3,
+                                               sort_l4, fixed, rss.table, size, status, hashes,
+                                               queues)
+        if left:
+            one_q = kdp.rx_classify_rest(batch.buf, batch.offs, batch.lens, n, self.rec,
+                                         int(rss.func), tables, self.crc_table,
+                                         int(rss.init_val), rss.selected_fields, sort_l3,
+                                         sort_l4, fixed, rss.table, size, status, hashes,
+                                         queues, toeplitz)
         offset = self.rx_offset()
         dma_starts, dma_ends = dev.dma.live_ranges()
         max_bufs = dev.limits.max_per_packet_rx_descs

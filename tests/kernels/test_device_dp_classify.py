@@ -83,8 +83,11 @@ def _fast(frames, tables, sort, replicate, table):
     lens = np.array([len(f) for f in frames], np.int64)
     offs = np.concatenate([[0], np.cumsum(lens[:-1])]).astype(np.int64)
     st, h, q = (np.zeros(len(frames), np.int64) for _ in range(3))
-    left = kdp.rx_classify_fast(buf, offs, lens, len(frames), tables, 0xFFFFFFFF, ALL_FIELDS,
-                                sort, sort, replicate, table, table.size, st, h, q)
+    left, one_q = kdp.rx_classify_fast(buf, offs, lens, len(frames), tables, 0xFFFFFFFF,
+                                       ALL_FIELDS, sort, sort, replicate, table, table.size, st,
+                                       h, q)
+    taken = {int(x) for x, s in zip(q, st, strict=True) if s >= 0}
+    assert one_q == (taken.pop() if len(taken) == 1 else -1)
     return left, list(zip(st.tolist(), h.tolist(), q.tolist(), strict=True))
 
 
@@ -104,6 +107,41 @@ def test_fast_path_agrees_with_general_path():
         assert got[i] == want[i], frames[i].hex()
 
 
+@pytest.mark.parametrize("func", [kdp.RSS_TOEPLITZ, kdp.RSS_CRC32])
+def test_rx_classify_rest_matches_rx_classify(func):
+    """The device's two calls (fast path, then the general path for the frames it left) give
+    what rx_classify gives; the general path alone on every frame too (Toeplitz: the naive
+    twin's answer)."""
+    rng = np.random.default_rng(9)
+    frames = _frames(rng)
+    buf = np.frombuffer(b"".join(frames), np.uint8).copy()
+    lens = np.array([len(f) for f in frames], np.int64)
+    offs = np.concatenate([[0], np.cumsum(lens[:-1])]).astype(np.int64)
+    n = len(frames)
+    key = bytes(range(40))
+    tables = krss.toeplitz_tables(np.frombuffer(key, np.uint8).copy(), 36)
+    table = np.arange(128, dtype=np.uint16) % 6
+    args = (np.zeros(PK_NFIELDS, np.int64), func, tables, krss.crc32c_table(), 0xFFFFFFFF,
+            ALL_FIELDS, True, True, False, table, 128)
+    want = [np.zeros(n, np.int64) for _ in range(3)]
+    one_q = kdp.rx_classify(buf, offs, lens, n, *args, *want)
+    got = [np.zeros(n, np.int64) for _ in range(3)]
+    left = n
+    if func == kdp.RSS_TOEPLITZ:
+        left, _ = kdp.rx_classify_fast(buf, offs, lens, n, tables, 0xFFFFFFFF, ALL_FIELDS, True,
+                                       True, False, table, 128, *got)
+        assert 0 < left < n
+    assert kdp.rx_classify_rest(buf, offs, lens, n, *args, *got,
+                                func == kdp.RSS_TOEPLITZ) == one_q == -1
+    assert all((g == w).all() for g, w in zip(got, want, strict=True))
+    alone = [np.zeros(n, np.int64) for _ in range(3)]
+    kdp.rx_classify_rest(buf, offs, lens, n, *args, *alone, False)
+    assert all((a == w).all() for a, w in zip(alone, want, strict=True))
+    if func == kdp.RSS_TOEPLITZ:
+        assert list(zip(*(w.tolist() for w in want), strict=True)) == naive.rx_classify(
+            frames, key, 0xFFFFFFFF, ALL_FIELDS, True, True, False, table.tolist())
+
+
 def test_copy_matches_naive():
     rng = np.random.default_rng(1)
     src = rng.integers(0, 256, 5000, dtype=np.uint8)
@@ -118,7 +156,7 @@ def test_copy_matches_naive():
 
 @pytest.mark.parametrize("ipv6", [False, True])
 def test_fast_path_checksums_every_length(ipv6):
-    """The fast path sums 32/64-bit words with a shifted partial last word: every L4 length
+    """The fast path sums 32-bit words with a shifted partial last word: every L4 length
     (and IPv4 options), valid and with one flipped bit at three places, against the naive
     twin; a table size that is not a power of two (queue by division, not mask)."""
     frames = []
