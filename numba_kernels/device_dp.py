@@ -514,9 +514,8 @@ def rx_classify_fast(buf, offs, lens, n, toeplitz_tables, init_value, fields, so
     Any other frame gets ``out_status[f] = -1`` (nothing else written) and is left to the
     general path (:func:`rx_classify_rest`); both give the same status word and hash (tests
     compare them). Returns (frames left, the queue all the others went to or -1 if several
-    or none). Why one loop with everything inline:
-    numba does not inline calls between kernels, and a call with a dozen array arguments
-    costs more than the work of a 64-byte frame.
+    or none). Why one loop with everything inline: numba does not inline calls between
+    kernels, and a call with a dozen array arguments costs more than a 64-byte frame's work.
     """
     left = 0
     one_q = np.int64(-2)  # -2: no queue yet; -1: several
