@@ -55,8 +55,8 @@ if [ "$(id -u)" = 0 ]; then
   $E sink veth1 --netns $B -c 200000 -d 30 --proto udp --dport 9 > /tmp/enat-rec-sink.txt 2>&1 &
   SINK=$!
   sleep 3
-  rec veth.txt "AF_XDP transmit, 2 queues, 200 k frames over 8 flows at 500 kpps." \
-    $E gen veth0 --netns $A --dst 198.18.0.2 -q 2 --flows 8 -c 200000 --rate 500k
+  rec veth.txt "AF_XDP transmit, 2 queues, 200 k 128-byte frames over 8 flows at 500 kpps." \
+    $E gen veth0 --netns $A --dst 198.18.0.2 -q 2 --flows 8 --size 128 -c 200000 --rate 500k
   wait $SINK
   { echo "# ... and what \`enatool sink veth1 --netns $B -c 200000 -d 30 --proto udp --dport 9\`"
     echo "# printed on the other end (sequence check per flow, one-way delay):"
