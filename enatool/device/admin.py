@@ -179,6 +179,12 @@ class AdminQueue:
         self.pending.clear()
 
     # --- the engine ---------------------------------------------------------------------
+    def has_work(self, now_ns: int) -> bool:
+        """Would ``poll`` do anything at ``now_ns``: entries to fetch or a completion due."""
+        if self.aq_head != self.aq_tail and self.aq_depth and self.acq_depth:
+            return True
+        return bool(self.pending) and self.pending[0][0] <= now_ns
+
     def poll(self) -> bool:
         """Fetch new commands and complete due ones; True if anything happened."""
         progressed = self._fetch()

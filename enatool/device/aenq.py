@@ -172,6 +172,10 @@ class Aenq:
         dev.schedule(dev.now_ns + KEEP_ALIVE_PERIOD_NS, tick)
 
     # --- writing to host memory ---------------------------------------------------------
+    def has_work(self) -> bool:
+        """Could ``flush`` write anything: events are waiting."""
+        return bool(self.backlog)
+
     def flush(self) -> bool:
         """Write waiting events while the ring has space; True if any was written."""
         wrote = False

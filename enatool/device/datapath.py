@@ -69,6 +69,11 @@ class Datapath:
         self.irq.reset()
 
     # --- the datapath step ------------------------------------------------------------------
+    def has_work(self) -> bool:
+        """Could ``poll`` do anything now: frames on the wire (due or not), an interrupt due
+        or Tx work (``TxEngine.has_work``)."""
+        return bool(self.wire.rx_pending) or bool(self.irq._fire_now) or self.tx.has_work()
+
     def poll(self) -> bool:
         dev = self.dev
         progressed = False

@@ -20,6 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from enatool.ena.eth_io import (
+    ENA_ETH_IO_INTR_REG_INTR_UNMASK_MASK,
+    ENA_ETH_IO_INTR_REG_NO_MODERATION_UPDATE_MASK,
+)
+
 if TYPE_CHECKING:
     from .device import SoftEnaDevice
     from .io_queues import IoCq
@@ -45,12 +50,15 @@ class IrqEngine:
         self.dev = dev
         self.vectors: dict[int, VectorState] = {}
         self._fire_now: set[int] = set()
+        #: CQs per vector, built on first use; CQs come and go only by create/destroy/reset
+        self._cqs: dict[int, list[IoCq]] = {}
 
     def reset(self) -> None:
         for v in self.vectors.values():
             v.gen += 1
         self.vectors.clear()
         self._fire_now.clear()
+        self._cqs.clear()
 
     def _vec(self, v: int) -> VectorState:
         st = self.vectors.get(v)
@@ -62,13 +70,17 @@ class IrqEngine:
         return int(units) * max(1, int(self.dev.intr_delay_resolution)) * 1000
 
     def _cqs_on(self, v: int) -> list[IoCq]:
-        return [c for c in self.dev.io.cqs.values() if c.msix_vector == v]
+        cqs = self._cqs.get(v)
+        if cqs is None:
+            cqs = self._cqs[v] = [c for c in self.dev.io.cqs.values() if c.msix_vector == v]
+        return cqs
 
     # --- events ---------------------------------------------------------------------------
     def cq_created(self, cq: IoCq) -> None:
         """A new CQ is masked until its first unmask write (§15): its vector is masked."""
         if cq.msix_vector is None:
             return
+        self._cqs.clear()
         st = self._vec(cq.msix_vector)
         st.masked = True
         st.gen += 1
@@ -80,6 +92,7 @@ class IrqEngine:
     def cq_destroyed(self, cq: IoCq) -> None:
         """The last CQ of a vector gone: forget its pending interrupt."""
         v = cq.msix_vector
+        self._cqs.clear()
         if v is None or v not in self.vectors or self._cqs_on(v):
             return
         self.vectors[v].gen += 1
@@ -87,14 +100,9 @@ class IrqEngine:
 
     def unmask_write(self, cq: IoCq, value: int) -> None:
         """The driver wrote ``cq``'s interrupt unmask register (already decoded into cq)."""
-        from enatool.ena.eth_io import (
-            ENA_ETH_IO_INTR_REG_INTR_UNMASK_MASK,
-            ENA_ETH_IO_INTR_REG_NO_MODERATION_UPDATE_MASK,
-        )
-
-        if cq.msix_vector is None:
-            return
         v = cq.msix_vector
+        if v is None:
+            return
         st = self._vec(v)
         if not value & ENA_ETH_IO_INTR_REG_NO_MODERATION_UPDATE_MASK:
             st.rx_delay = cq.rx_delay

@@ -147,6 +147,18 @@ class TxEngine:
         return a
 
     # --- processing -----------------------------------------------------------------------
+    def has_work(self) -> bool:
+        """Would ``poll`` do anything: held completions to release or an SQ whose tail moved."""
+        if not self.dev.faults.tx_completion_hold:
+            for st in self.queues.values():
+                if st.held:
+                    return True
+        # a loop, not any(<generator>): this runs at every wake-up, for one or a few queues
+        for sq in self.dev.io.tx_sqs.values():  # noqa: SIM110
+            if sq.tail != sq.head:
+                return True
+        return False
+
     def poll(self) -> bool:
         progressed = False
         if not self.dev.faults.tx_completion_hold:
@@ -312,14 +324,16 @@ class TxEngine:
             c.offload_errors += int(counts[kdp.TXS_OFFLOAD_ERR])
             dev.stats.tx_drops += drops
         if nout:
-            lens = self.out_len[:nout].copy()
-            nbytes = int(lens.sum())
+            nbytes = pos  # the kernels lay frames out back to back from 0
             c.frames += nout
             c.bytes += nbytes
             if dev.link_up:
                 dev.stats.tx_pkts += nout
                 dev.stats.tx_bytes += nbytes
-                batch = FrameBatch(self.out_buf[:pos].copy(), self.out_off[:nout].copy(), lens)
+                # copies: the wire holds the batch until the peer takes it, the buffers are
+                # rewritten by the next burst
+                batch = FrameBatch(self.out_buf[:pos].copy(), self.out_off[:nout].copy(),
+                                   self.out_len[:nout].copy())
                 dev.wire.transmit(batch)
             else:
                 dev.stats.tx_drops += nout
@@ -333,7 +347,8 @@ class TxEngine:
     def _complete(self, st: TxQueueState, a: dict[str, np.ndarray], n: int) -> None:
         order = self.dev.tx_completion_order
         comp = a["comp_req"][:n]
-        if order == "in-order" and comp.all():  # the common case: no index arrays
+        # the common case: no index arrays (count_nonzero: cheaper than a .all() reduction)
+        if order == "in-order" and np.count_nonzero(comp) == n:
             req_ids, heads = a["req_id"][:n], a["sq_head"][:n]
         else:
             sel = np.flatnonzero(comp)
@@ -382,27 +397,27 @@ class TxEngine:
         if limit and advanced > limit:
             st.counters.llq_burst_violations += 1
 
-    def doorbell_seq(self, sq: IoSq, tails: np.ndarray) -> None:
-        """A run of Tx SQ doorbell writes (``tails`` in write order, int64): each one is
-        counted and its advance since the previous doorbell checked against LIMIT_TX_BURST,
-        as if written one by one. The lines up to the last tail are then processed in one
-        pass; this equals processing after each doorbell because the driver never reuses
-        lines the device has not completed."""
+    def doorbell_seq(self, sq: IoSq, tails: list[int]) -> None:
+        """A run of Tx SQ doorbell writes (``tails`` in write order): each one is counted
+        and its advance since the previous doorbell checked against LIMIT_TX_BURST, as if
+        written one by one. The lines up to the last tail are then processed in one pass;
+        this equals processing after each doorbell because the driver never reuses lines
+        the device has not completed."""
         st = self.queues.get(sq.idx)
         if st is None or st.sq is not sq:
             st = self.state(sq)
-        n = int(tails.shape[0])
-        st.counters.doorbells += n
+        st.counters.doorbells += len(tails)
         limit = st.burst_limit
         if limit < 0:
             limit = st.burst_limit = self._burst_limit(sq)
+        prev = st.last_doorbell_tail
         if limit:
-            prev = np.empty(n, np.int64)
-            prev[0] = st.last_doorbell_tail
-            prev[1:] = tails[:-1]
-            st.counters.llq_burst_violations += int(
-                np.count_nonzero(((tails - prev) & 0xFFFF) > limit))
-        st.last_doorbell_tail = int(tails[n - 1]) & 0xFFFF
+            over = 0
+            for t in tails:
+                over += ((t - prev) & 0xFFFF) > limit
+                prev = t
+            st.counters.llq_burst_violations += over
+        st.last_doorbell_tail = tails[-1] & 0xFFFF
 
     @staticmethod
     def _burst_limit(sq: IoSq) -> int:

@@ -116,13 +116,15 @@ class Wire:
             ends = start + np.cumsum(bits) * (1e9 / self.rate_bps)
             self._busy_until_ns = float(ends[-1])
             due = np.ceil(ends).astype(np.int64) + self.delay_ns
+            first, last = int(due[0]), int(due[-1])
         else:
-            due = np.full(len(batch.lens), int(now) + self.delay_ns, np.int64)
-        out = FrameBatch(batch.buf, batch.offs, batch.lens, due)
-        peer.rx_pending.append(out)
-        peer.dev.schedule(int(due[0]), None)
-        if due[-1] != due[0]:
-            peer.dev.schedule(int(due[-1]), None)
+            first = last = int(now) + self.delay_ns
+            due = np.empty(len(batch.lens), np.int64)
+            due.fill(first)
+        peer.rx_pending.append(FrameBatch(batch.buf, batch.offs, batch.lens, due))
+        peer.dev.schedule(first, None)
+        if last != first:
+            peer.dev.schedule(last, None)
 
     def due_frames(self, now_ns: int) -> FrameBatch | None:
         """Pop the next batch slice whose frames are due at ``now_ns`` (None if nothing)."""
