@@ -109,17 +109,15 @@ class Bar0:
         limit, see ``TxEngine.doorbell_seq``); any other register gets the writes one by
         one, exactly like ``write32``."""
         try:
-            # plain ints: a run is a handful of values, numpy costs more than it saves here
-            vals = [int(v) & 0xFFFFFFFF for v in
-                    (values.tolist() if isinstance(values, np.ndarray) else values)]
-            if not vals:
+            vals = np.asarray(values, np.int64) & 0xFFFFFFFF
+            if vals.size == 0:
                 return
             offset = int(offset)
             if (offset % 4 == 0 and 0x1000 <= offset < BAR0_SIZE
                     and offset not in self._writers
                     and self.dev.io.write_register_seq(offset, vals)):
                 return
-            for v in vals:
+            for v in vals.tolist():
                 self._write(offset, v)
         except Exception:
             self.dev._internal_error()

@@ -254,15 +254,16 @@ class IoQueues:
         return True
 
     def write_register_seq(self, offset: int, values) -> bool:
-        """A run of writes to one SQ doorbell register (list of ints, in order): the tail
+        """A run of writes to one SQ doorbell register (int64 array, in order): the tail
         ends at the last value, every value counts as a doorbell. False when ``offset`` is
         not an SQ doorbell (the caller then writes the values one by one)."""
         target = self.registers.get(offset)
         if target is None or target[1] != "ring_doorbell":
             return False
         sq = target[0]
-        sq.ring_doorbell(values[-1])
-        sq.doorbells += len(values) - 1
+        n = int(values.shape[0])
+        sq.ring_doorbell(int(values[n - 1]))
+        sq.doorbells += n - 1
         if self.listener is not None:
             self.listener.on_doorbell_seq(sq, values)
         return True
