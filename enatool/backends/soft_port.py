@@ -49,8 +49,9 @@ class SoftDevicePort:
         return int(self.dev.bar0.read32(offset)) & 0xFFFFFFFF
 
     def write32(self, offset: int, value: int) -> None:
-        self.dev.bar0.write32(offset, int(value) & 0xFFFFFFFF)
-        self.dev.process()
+        dev = self.dev
+        dev.bar0.write32(offset, int(value) & 0xFFFFFFFF)
+        dev.process()
 
     def bar2_write(self, offset: int, data: bytes | np.ndarray) -> None:
         self.dev.bar2.write(offset, data)
@@ -74,7 +75,7 @@ class SoftDevicePort:
 
     # -- time and interrupts ----------------------------------------------------------------
     def now(self) -> float:
-        return float(self.dev.now)
+        return self.dev.now_ns / 1e9  # = dev.now, without the property call
 
     def sleep(self, seconds: float) -> None:
         self.dev.advance(max(0.0, float(seconds)))

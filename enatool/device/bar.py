@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .device import SoftEnaDevice
 
 BAR0_SIZE = regs.ENA_BAR0_SIZE
+_U8 = np.dtype(np.uint8)
 
 # register values of a device of "today" (§1.1, §1.2)
 VERSION_MAJOR = 0
@@ -232,11 +233,12 @@ class Bar2:
     def write(self, offset: int, data) -> None:
         """Write-combined copy of ``data`` at ``offset``; out-of-range writes are dropped."""
         try:
-            src = (
-                data.reshape(-1).view(np.uint8)
-                if isinstance(data, np.ndarray)
-                else np.frombuffer(data, dtype=np.uint8)
-            )
+            if isinstance(data, np.ndarray):
+                # LLQ lines come as flat uint8 arrays: no reshape/view needed for those
+                src = (data if data.dtype is _U8 and data.ndim == 1
+                       else data.reshape(-1).view(np.uint8))
+            else:
+                src = np.frombuffer(data, dtype=np.uint8)
             offset = int(offset)
             if offset < 0 or offset + src.size > self.size:
                 self.dev.stats.ignored_register_writes += 1

@@ -207,7 +207,9 @@ class SoftEnaDevice:
     def process(self) -> None:
         """Run the device until it is idle at the current virtual time."""
         try:
-            self._run_timers(self.now_ns)
+            timers = self._timers
+            if timers and timers[0][0] <= self.now_ns:
+                self._run_timers(self.now_ns)
             self._run()
         except Exception:
             self._internal_error()
@@ -247,7 +249,8 @@ class SoftEnaDevice:
             progressed |= aenq.flush()
             if not progressed:
                 break
-        self._raise_mgmt_irq()
+        if self.mgmt_pending:
+            self._raise_mgmt_irq()
 
     # --- interrupts -------------------------------------------------------------------------
     def _raise_mgmt_irq(self) -> None:

@@ -66,9 +66,6 @@ class IrqEngine:
             st = self.vectors[v] = VectorState()
         return st
 
-    def _delay_ns(self, units: int) -> int:
-        return int(units) * max(1, int(self.dev.intr_delay_resolution)) * 1000
-
     def _cqs_on(self, v: int) -> list[IoCq]:
         cqs = self._cqs.get(v)
         if cqs is None:
@@ -138,16 +135,19 @@ class IrqEngine:
             if st.armed_rx:
                 return
             st.armed_rx = True
-            due = self.dev.now_ns + self._delay_ns(st.rx_delay)
+            units = st.rx_delay
         else:
             if st.armed_tx:
                 return
             st.armed_tx = True
-            due = self.dev.now_ns + self._delay_ns(st.tx_delay)
+            units = st.tx_delay
+        dev = self.dev
+        now = dev.now_ns
+        due = now + int(units) * max(1, int(dev.intr_delay_resolution)) * 1000
         if st.due_ns is not None and st.due_ns <= due:
             return
         st.due_ns = due
-        if due <= self.dev.now_ns:
+        if due <= now:
             self._fire_now.add(v)
         else:
             gen = st.gen
@@ -155,7 +155,7 @@ class IrqEngine:
             def fire(v: int = v, gen: int = gen) -> None:
                 self._fire(v, gen)
 
-            self.dev.schedule(due, fire)
+            dev.schedule(due, fire)
 
     def flush(self) -> None:
         """Fire the interrupts that are due now (end of a datapath step)."""

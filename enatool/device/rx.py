@@ -81,6 +81,7 @@ class RxEngine:
         self.unsteered_drops = 0  # table entry names no existing Rx SQ
         self._arange = np.arange(1024, dtype=np.int64)
         self._out = np.zeros((3, 1024), np.int64)  # status, hash, queue per frame of a burst
+        self._out_n: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     def reset(self) -> None:
         self.queues.clear()
@@ -92,9 +93,14 @@ class RxEngine:
 
     def _outputs(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Status, hash and queue arrays for ``n`` frames (reused: rx_classify writes all n)."""
+        last = self._out_n
+        if last is not None and last[0] == n:  # bursts repeat their size: reuse the views
+            return last[1]
         if self._out.shape[1] < n:
             self._out = np.zeros((3, max(n, 2 * self._out.shape[1])), np.int64)
-        return self._out[0, :n], self._out[1, :n], self._out[2, :n]
+        views = self._out[0, :n], self._out[1, :n], self._out[2, :n]
+        self._out_n = (n, views)
+        return views
 
     def state(self, sq: IoSq) -> RxQueueState:
         st = self.queues.get(sq.idx)
@@ -115,7 +121,7 @@ class RxEngine:
         return self._tables
 
     def rx_offset(self) -> int:
-        info = self.dev.host_info
+        info = self.dev.features.host_info
         if not info or not info["driver_supported_features"] & _RX_OFFSET:
             return 0
         return max(0, min(int(getattr(self.dev, "rx_offset", 0)), 255))

@@ -202,7 +202,7 @@ class TxEngine:
         a = self._arrays(sq.depth, line)
         max_descs = dev.limits.max_per_packet_tx_descs
         counts = self.counts
-        counts[:] = 0
+        counts.fill(0)
         start, pos, nout = 0, 0, 0
         if line:
             cfg = sq.llq_config
