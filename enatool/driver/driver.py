@@ -385,18 +385,19 @@ class EnaDriver:
         and recovers the device when a check fails."""
         if self.state not in ("running", "failed"):
             raise DeviceError(f"run() on a driver in state {self.state!r}")
-        end = self.port.now() + seconds
-        while True:
-            now = self.port.now()
-            if now >= end - 1e-12:
-                break
-            self.port.sleep(min(step, end - now))
+        port = self.port
+        now = port.now()
+        end = now + seconds
+        while now < end - 1e-12:
+            port.sleep(min(step, end - now))
             if self.state == "running":
                 self._mgmt_isr()
-                self.poll()
-            if self.port.now() >= self._next_tick - 1e-12:
+                self._napi_service()
+            now = port.now()
+            if now >= self._next_tick - 1e-12:
                 self._next_tick += health.TIMER_PERIOD_S
                 self._timer_service()
+                now = port.now()
 
     def reset_and_recover(self, reason: int = ResetReason.USER_TRIGGER) -> None:
         """Reset the device with ``reason`` and rebuild everything (counted like Linux)."""
@@ -459,17 +460,21 @@ class EnaDriver:
         """Run NAPI for every queue whose vector fired (or that is still scheduled); a
         datapath error asks for a reset, done by the next 1 Hz service. Returns packets
         received in this call."""
+        stores = [ctx.rx.store for ctx in self.napi]
+        before = sum(len(st) for st in stores)
+        self._napi_service()
+        return sum(len(st) for st in stores) - before
+
+    def _napi_service(self) -> None:
+        """:meth:`poll` without counting what arrived (the path :meth:`run` takes)."""
         if self.state != "running" or self._reset_pending is not None:
-            return 0
-        got = 0
+            return
+        irq_take = self.port.irq_take
         for i, ctx in enumerate(self.napi):
-            before = len(ctx.rx.store)
-            reason = ctx.service(self.port.irq_take(i + 1))
-            got += len(ctx.rx.store) - before
+            reason = ctx.service(irq_take(i + 1))
             if reason is not None:
                 self._trigger_reset(reason)
                 break
-        return got
 
     def queue_stats(self) -> dict[str, int]:
         """Per-queue counters with ``ethtool -S`` names (``queue_N_tx_*``, ``queue_N_rx_*``)."""

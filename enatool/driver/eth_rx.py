@@ -179,9 +179,11 @@ class RxStore:
         cur = self._sets[self._cur]
         if k == n:
             pos = int(self.fill[DK.ST_POS])
-            out = RxBatch(cur[0][:pos], *(a[:n] for a in cur[1:]), queue=queue)
+            buf, offs, lens, hashes, status, csum, nd, flags = cur  # spelled out: per burst
+            out = RxBatch(buf[:pos], offs[:n], lens[:n], hashes[:n], status[:n], csum[:n],
+                          nd[:n], flags[:n], queue)
             self._cur ^= 1
-            self.fill[:] = 0
+            self.fill.fill(0)
             return out
         # partial take: copy the head out, move the rest to the front
         end = int(cur[1][k]) if k < n else int(self.fill[DK.ST_POS])
@@ -220,12 +222,15 @@ class RxRing:
         self.sq, self.cq = sq, cq
         self.depth = d = int(sq.depth)
         self.era = era
+        self.era2016 = era == "2016"
         self.copybreak = copybreak
         self.max_sgl = max(1, int(max_sgl))
         self.headroom = 0 if era == "2016" else RX_HEADROOM
         self.buf_len = PAGE_SIZE if era == "2016" else PAGE_SIZE - RX_HEADROOM - RX_TAILROOM
         self.refill_threshold = d // 8 if era == "2016" else min(d // 8, REFILL_MAX)
-        self.stats = RxStats()
+        # what Python counts directly; :attr:`stats` adds the kernels' counts when read
+        self.counts = RxStats()
+        copybreak.attach(self.fold_counters)
         self.buf_addr = port.dma_alloc(d * PAGE_SIZE)
         self.buf = port.dma_view(self.buf_addr, d * PAGE_SIZE)
         self.sq_ring = port.dma_view(sq.base, d * 16).view("<u4").reshape(d, 4)
@@ -265,20 +270,33 @@ class RxRing:
                (DK.RXK_BAD_REQ_ID, "bad_req_id"), (DK.RXK_DESC_MALFORMED, "desc_malformed"),
                (DK.RXK_REFILLS, "refills"), (DK.RXK_DOORBELLS, "doorbells"))
 
+    @property
+    def stats(self) -> RxStats:
+        """The queue's counters, with what the kernels counted since the last read."""
+        self.fold_counters()
+        return self.counts
+
+    def cnt_bytes(self) -> tuple[int, int]:
+        """``stats.cnt`` and ``stats.bytes`` without folding the rest (read per NAPI run)."""
+        k = self.kcount
+        return self.counts.cnt + int(k[DK.RXK_CNT]), self.counts.bytes + int(k[DK.RXK_BYTES])
+
     def fold_counters(self) -> None:
-        """Move what the kernels counted into :attr:`stats` (and the copybreak policy)."""
+        """Move what the kernels counted into :attr:`counts` and the copybreak policy (when
+        either is read: the kernels only ever add to ``kcount``, so folding later gives the
+        same sums)."""
         k = self.kcount
         vals = k.tolist()  # one conversion: indexing the array per counter costs ~1 us a call
         if not any(vals):
             return
-        st = self.stats
+        st = self.counts
         for i, name in self._KNAMES:
             v = vals[i]
             if v:
                 setattr(st, name, getattr(st, name) + v)
-        if vals[DK.RXK_COPYBREAK]:
-            self.copybreak.rx_copybreak_pkt += vals[DK.RXK_COPYBREAK]
         k.fill(0)
+        if vals[DK.RXK_COPYBREAK]:
+            self.copybreak.count_copied(vals[DK.RXK_COPYBREAK])
 
     def write_doorbells(self, tails: np.ndarray) -> None:
         """Rx SQ doorbells for refills done inside a kernel, in order."""
@@ -289,12 +307,10 @@ class RxRing:
             for t in tails.tolist():
                 self.port.write32(self.sq.doorbell_offset, t)
 
-    @property
-    def era2016(self) -> bool:
-        return self.era == "2016"
-
     def free(self) -> None:
         if not self.closed:
+            self.fold_counters()
+            self.copybreak.detach(self.fold_counters)
             self.port.dma_free(self.buf_addr)
             self.closed = True
 
@@ -314,7 +330,6 @@ class RxRing:
         got = int(DK.rx_refill(self.sq_ring, self.depth, self.state, self.free_ids, self.in_use,
                                self._take, self.buf_addr, PAGE_SIZE, self.headroom,
                                self.buf_len, n, self.kcount))
-        self.fold_counters()
         if got:
             self.port.write32(self.sq.doorbell_offset, self.tail)
         return got
@@ -333,7 +348,6 @@ class RxRing:
             if err != DK.ERR_STORE_FULL:
                 break
             self.store.grow()
-        self.fold_counters()
         if err:
             return 0, 0, reset_reason(int(err))
         if npk and out is not None:

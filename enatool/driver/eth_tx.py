@@ -98,7 +98,8 @@ class TxRing:
         self.disable_meta_caching = bool(self.llq and self.llq.disable_meta_caching)
         # the all-zero context xmit_packed leaves cached (computed once, not per burst)
         self._zero_meta = tuple(int(w) for w in D.tx_meta_words(0, 0, 0, 0, True))
-        self.stats = TxStats()
+        # what Python counts directly; :attr:`stats` adds the kernels' counts when read
+        self.counts = TxStats()
         d = self.depth
         self.slot_size = -(-int(max_frame) // TX_SLOT_ALIGN) * TX_SLOT_ALIGN
         self.buf_addr = port.dma_alloc(d * self.slot_size)
@@ -133,6 +134,15 @@ class TxRing:
         self._done = np.zeros(d, np.int64)
         self._rec = np.zeros(P.PK_NFIELDS, np.int64)
         self.closed = False
+        llq = self.llq is not None
+        # tx_xmit_burst arguments fixed for the ring's lifetime (looked up once, not per burst)
+        self._burst_args = (
+            self.buf, self.slot_size, self.buf_addr, self.free_ids, self.in_use, self.depth,
+            self.state, llq, self._dummy_ring if llq else self.sq_ring, self.max_header_size,
+            self.bounce if llq else self._dummy_bounce, self.line if llq else 0,
+            self.nbh if llq else 0, self.push_max if llq else 0,
+            self.burst_limit if llq else 0, self.disable_meta_caching, self.entries,
+            self.nbytes, self.sent_at, self.timed_out)
 
     # ---------------------------------------------------------------------------- ring state
     def _state_prop(i):  # noqa: N805 - class-body helper
@@ -154,13 +164,20 @@ class TxRing:
                (DK.TXK_META_DESCS, "meta_descs"), (DK.TXK_COMPLETED, "completed"),
                (DK.TXK_TX_POLL, "tx_poll"))
 
+    @property
+    def stats(self) -> TxStats:
+        """The queue's counters, with what the kernels counted since the last read."""
+        self.fold_counters()
+        return self.counts
+
     def fold_counters(self) -> None:
-        """Move what the kernels counted into :attr:`stats` (once per burst)."""
+        """Move what the kernels counted into :attr:`counts` (when the counters are read:
+        the kernels only ever add to ``kcount``, so folding later gives the same sums)."""
         k = self.kcount
         vals = k.tolist()  # one conversion: indexing the array per counter costs ~1 us a call
         if not any(vals):
             return
-        st = self.stats
+        st = self.counts
         for i, name in self._KNAMES:
             v = vals[i]
             if v:
@@ -233,7 +250,7 @@ class TxRing:
                 np.cumsum(lens[:-1], out=offs[1:])
             buf = np.frombuffer(b"".join(frames), np.uint8)
             return self.xmit_packed(buf, offs, lens, now)
-        st = self.stats
+        st = self.counts
         queued = 0
         for i, fr in enumerate(frames):
             segs = [bytes(s) for s in fr] if isinstance(fr, (list, tuple)) else [bytes(fr)]
@@ -291,21 +308,16 @@ class TxRing:
         n = int(lens.shape[0])
         if n == 0:
             return 0
-        t0 = self.tail
-        llq = self.llq is not None
-        consumed, ndb = DK.tx_xmit_burst(
-            buf, offs, lens, n, self.buf, self.slot_size, self.buf_addr, self.free_ids,
-            self.in_use, self.depth, self.state, llq,
-            self._dummy_ring if llq else self.sq_ring, self.max_header_size,
-            self.bounce if llq else self._dummy_bounce, self.line if llq else 0,
-            self.nbh if llq else 0, self.push_max if llq else 0,
-            self.burst_limit if llq else 0, self.disable_meta_caching, self.entries,
-            self.nbytes, self.sent_at, self.timed_out, float(now), self._db, self.kcount)
-        if self.disable_meta_caching and self.kcount[DK.TXK_CNT]:
+        state = self.state
+        t0 = int(state[DK.TS_TAIL])
+        k = self.kcount
+        sent0 = int(k[DK.TXK_CNT]) if self.disable_meta_caching else 0
+        consumed, ndb = DK.tx_xmit_burst(buf, offs, lens, n, *self._burst_args, float(now),
+                                         self._db, k)
+        if self.disable_meta_caching and k[DK.TXK_CNT] != sent0:
             self.meta_cache = self._zero_meta
-        self.fold_counters()
-        if llq:
-            nlines = (self.tail - t0) & 0xFFFF
+        if self.llq is not None:
+            nlines = (int(state[DK.TS_TAIL]) - t0) & 0xFFFF
             if nlines:
                 self._copy_lines(t0, nlines)
         if ndb:
@@ -320,7 +332,7 @@ class TxRing:
         else:
             for t in tails.tolist():
                 self.port.write32(self.sq.doorbell_offset, t)
-        self.stats.doorbells += int(tails.shape[0])
+        self.counts.doorbells += int(tails.shape[0])
 
     def _buffers(self, base: int, seg_lens: list[int], skip: int):
         """DMA (addr, len) of the packet's buffers after ``skip`` pushed bytes."""
@@ -332,7 +344,7 @@ class TxRing:
                 bufs.append((self.buf_addr + base + a, b - a))
             pos += n
         if len(bufs) > self.max_sgl:  # skb_linearize
-            self.stats.linearize += 1
+            self.counts.linearize += 1
             total = sum(n for _a, n in bufs)
             bufs = [(self.buf_addr + base + skip, total)]
         return bufs
@@ -354,7 +366,7 @@ class TxRing:
             return used
         push = min(length, self.push_max)
         if push > seg_lens[0]:
-            self.stats.llq_buffer_copy += 1
+            self.counts.llq_buffer_copy += 1
         bufs = self._buffers(base, seg_lens, push) or [(self.buf_addr + base + push, 0)]
         addrs = np.array([a for a, _ in bufs], np.int64)
         lens = np.array([n for _, n in bufs], np.int64)
@@ -391,7 +403,7 @@ class TxRing:
         if not self.pending_db:
             return
         self.port.write32(self.sq.doorbell_offset, self.tail)
-        self.stats.doorbells += 1
+        self.counts.doorbells += 1
         self.pending_db = False
         self.entries_since_db = 0
 
@@ -401,7 +413,6 @@ class TxRing:
         n = int(DK.tx_clean_burst(self.cq_ring, self.depth, budget, self._done, self.check_mbz,
                                   self.free_ids, self.in_use, self.entries, self.sent_at,
                                   self.state, self.kcount))
-        self.fold_counters()
         if n == D.ERR_MALFORMED:
             return 0, int(ResetReason.TX_DESCRIPTOR_MALFORMED)
         if n == D.ERR_BAD_REQ_ID:
@@ -415,9 +426,9 @@ class TxRing:
             return None
         late = (self.in_use != 0) & (now - self.sent_at > timeout_s)
         n = int(late.sum())
-        self.stats.pending_timedout_pkts = n
+        self.counts.pending_timedout_pkts = n
         self.timed_out[late] = 1
-        self.stats.missed_tx += n
+        self.counts.missed_tx += n
         if n > threshold:
             return int(ResetReason.MISS_TX_CMPL)
         return None

@@ -45,18 +45,20 @@ class QueueModeration:
         self.adaptive = AdaptiveTable2016(self.resolution, table=table)
         self.dim = NetDim()
         self.last: tuple[int, int] | None = None
+        self._same_value = 0
         self.rx_interval = coalesce.rx_interval
 
     def on_rx_clean(self, pkts: int, nbytes: int) -> None:
         if self.mode == "adaptive2016" and pkts:
             self.adaptive.on_rx_clean(pkts, nbytes)
 
-    def on_napi_complete(self, now_ns: int, napi_rx_pkts: int, rx_cnt: int,
-                         rx_bytes: int) -> tuple[int, int]:
-        """(rx delay, tx delay) for the unmask write."""
+    def on_napi_complete(self, napi_rx_pkts: int, read) -> tuple[int, int]:
+        """(rx delay, tx delay) for the unmask write; ``read()`` → (now_ns, rx_cnt, rx_bytes)
+        is called for DIM only (the other modes need neither clock nor counters)."""
         if self.mode == "adaptive2016":
             self.rx_interval = self.adaptive.on_napi_complete()
         elif self.mode == "dim":
+            now_ns, rx_cnt, rx_bytes = read()
             self.dim.on_napi_complete(now_ns, napi_rx_pkts, rx_cnt, rx_bytes)
             self.rx_interval = self.dim.rx_interval_usec
         else:
@@ -64,9 +66,12 @@ class QueueModeration:
         return min(self.rx_interval, 0x7FFF), min(self.coalesce.tx_interval, 0x7FFF)
 
     def unmask_value(self, rx: int, tx: int) -> int:
-        same = self.last == (rx, tx)
-        self.last = (rx, tx)
-        return intr_reg_value(rx, tx, True, same and self.era != "2016")
+        if self.last == (rx, tx):
+            return self._same_value  # computed when the delays last changed
+        same = intr_reg_value(rx, tx, True, self.era != "2016")
+        value = intr_reg_value(rx, tx, True, False)
+        self.last, self._same_value = (rx, tx), same
+        return value
 
 
 class QueueNapi:
@@ -88,34 +93,38 @@ class QueueNapi:
         self._rpk = np.zeros(MAX_POLL_ROUNDS, np.int64)
         self._rby = np.zeros(MAX_POLL_ROUNDS, np.int64)
         self._rdb = np.zeros(MAX_POLL_ROUNDS + 1, np.int64)
+        # napi_poll arguments that stay the same for the rings' lifetime (looked up once)
+        self._tx_args = (tx.cq_ring, tx.depth, tx._done, tx.check_mbz, tx.free_ids, tx.in_use,
+                         tx.entries, tx.sent_at, tx.state, tx.kcount)
+        self._rx_args = (rx.cq_ring, rx.sq_ring, rx.depth, rx.max_sgl, rx._ids, rx._lens,
+                         rx._nd, rx._status, rx._hash, rx._offset, rx.free_ids, rx.in_use,
+                         rx._take, rx.state, rx.buf, rx.buf_addr, PAGE_SIZE, rx.headroom,
+                         rx.buf_len, rx.refill_threshold)
+
+    def _dim_inputs(self) -> tuple[int, int, int]:
+        return (int(self.port.now() * 1e9), *self.rx.cnt_bytes())
 
     def unmask(self) -> None:
         """``ena_unmask_interrupt``: moderation values + unmask bit."""
-        rx, tx = self.mod.on_napi_complete(int(self.port.now() * 1e9), self.napi_rx_pkts,
-                                           self.rx.stats.cnt, self.rx.stats.bytes)
+        mod = self.mod
+        rx, tx = mod.on_napi_complete(self.napi_rx_pkts, self._dim_inputs)
         self.napi_rx_pkts = 0
-        self.port.write32(self.unmask_offset, self.mod.unmask_value(rx, tx))
+        self.port.write32(self.unmask_offset, mod.unmask_value(rx, tx))
         self.unmask_writes += 1
-        self.tx.stats.unmask_interrupt += 1
+        self.tx.counts.unmask_interrupt += 1
 
     def poll_rounds(self, max_rounds: int) -> tuple[bool, int | None]:
         """Up to ``max_rounds`` ``ena_io_poll`` passes in one kernel call (Tx clean, Rx clean
         into the queue's store, refill) → (NAPI completed, reset reason or None). The
         moderation policy sees every pass; completion runs it and writes the unmask."""
-        tx, rx = self.tx, self.rx
+        rx = self.rx
+        store = rx.store
         resume = -1
         while True:
             rounds, done, kind, err, ndb = DK.napi_poll(
-                max_rounds, self.tx_budget, self.rx_budget,
-                tx.cq_ring, tx.depth, tx._done, tx.check_mbz, tx.free_ids, tx.in_use,
-                tx.entries, tx.sent_at, tx.state, tx.kcount,
-                rx.cq_ring, rx.sq_ring, rx.depth, rx.max_sgl, rx._ids, rx._lens, rx._nd,
-                rx._status, rx._hash, rx._offset, rx.free_ids, rx.in_use, rx._take, rx.state,
-                rx.buf, rx.buf_addr, PAGE_SIZE, rx.headroom, rx.buf_len, rx.refill_threshold,
-                rx.copybreak.value, rx.era2016, *rx.store.arrays, rx.store.fill, rx.kcount,
+                max_rounds, self.tx_budget, self.rx_budget, *self._tx_args, *self._rx_args,
+                rx.copybreak.value, rx.era2016, *store.arrays, store.fill, rx.kcount,
                 self._rpk, self._rby, self._rdb, resume)
-            tx.fold_counters()
-            rx.fold_counters()
             if ndb:
                 rx.write_doorbells(self._rdb[:ndb])
             if rounds:
@@ -125,7 +134,7 @@ class QueueNapi:
                         self.mod.on_rx_clean(n, b)
                 self.napi_rx_pkts += sum(pk)
             if kind == DK.NAPI_RX_ERR and err == DK.ERR_STORE_FULL:
-                rx.store.grow()
+                store.grow()
                 resume = int(self._rpk[rounds])
                 max_rounds -= rounds
                 continue
@@ -137,7 +146,7 @@ class QueueNapi:
         if kind == DK.NAPI_RX_ERR:
             return True, reset_reason(int(err))
         if done:
-            self.tx.stats.napi_comp += 1
+            self.tx.counts.napi_comp += 1
             self.unmask()
             return True, None
         return False, None
@@ -149,7 +158,7 @@ class QueueNapi:
     def service(self, fired: int) -> int | None:
         """Run NAPI if the vector fired or a previous poll did not complete."""
         if fired:
-            self.tx.stats.interrupts += fired
+            self.tx.counts.interrupts += fired
             self.scheduled = True
         if not self.scheduled:
             return None

@@ -25,7 +25,27 @@ class CopybreakPolicy:
         self.value = RX_COPYBREAK_DEFAULT[era] if value is None else int(value)
         if self.value < 0:
             raise UsageError(f"rx_copybreak {self.value} out of range 0..")
-        self.rx_copybreak_pkt = 0
+        self._copied = 0
+        # fold callbacks of the Rx rings whose kernels count copies: run before a read
+        self._pending: list = []
+
+    @property
+    def rx_copybreak_pkt(self) -> int:
+        """Packets copied so far, by this policy and by the attached Rx rings."""
+        for fold in self._pending:
+            fold()
+        return self._copied
+
+    def count_copied(self, n: int) -> None:
+        self._copied += n
+
+    def attach(self, fold) -> None:
+        """An Rx ring counts copies in its kernels; ``fold()`` hands them to
+        :meth:`count_copied` (called before every read of :attr:`rx_copybreak_pkt`)."""
+        self._pending.append(fold)
+
+    def detach(self, fold) -> None:
+        self._pending.remove(fold)
 
     def limit(self, mtu: int, page_size: int = ENA_PAGE_SIZE) -> int:
         """Largest accepted value: MTU in 2016, min(MTU, page) today."""
@@ -49,5 +69,5 @@ class CopybreakPolicy:
         """``should_copy`` that also bumps ``rx_copybreak_pkt`` when copying."""
         copy = self.should_copy(length, ndescs)
         if copy:
-            self.rx_copybreak_pkt += 1
+            self._copied += 1
         return copy

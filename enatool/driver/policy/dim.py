@@ -200,13 +200,14 @@ class NetDim:
 
     def sample(self, now_ns: int, event_ctr: int, pkt_ctr: int, byte_ctr: int) -> int | None:
         """``net_dim()`` with one sample; counters are truncated like the kernel's types."""
-        end = DimSample(now_ns, pkt_ctr & _U32, byte_ctr & _U32, event_ctr & _U16)
         if self.state == DIM_APPLY_NEW_PROFILE:
             return None
-        if self.state == DIM_MEASURE_IN_PROGRESS:
-            nevents = (end.event_ctr - self.start_sample.event_ctr) & _U16
-            if nevents < DIM_NEVENTS:
-                return None
+        measuring = self.state == DIM_MEASURE_IN_PROGRESS
+        # most samples stop here: checked before the sample object is built
+        if measuring and ((event_ctr & _U16) - self.start_sample.event_ctr) & _U16 < DIM_NEVENTS:
+            return None
+        end = DimSample(now_ns, pkt_ctr & _U32, byte_ctr & _U32, event_ctr & _U16)
+        if measuring:
             curr = calc_stats(self.start_sample, end)
             if curr is None:
                 return None
