@@ -82,12 +82,13 @@ class SoftDevicePort:
 
     def irq_take(self, vector: int) -> int:
         counts = self.dev.irq_counts
-        if vector >= len(self._irq_seen):
-            self._irq_seen.extend([0] * (vector + 1 - len(self._irq_seen)))
+        seen = self._irq_seen
+        if vector >= len(seen):
+            seen.extend([0] * (vector + 1 - len(seen)))
         total = int(counts[vector]) if vector < len(counts) else 0
-        n = total - self._irq_seen[vector]
-        self._irq_seen[vector] = total
-        return max(n, 0)
+        n = total - seen[vector]
+        seen[vector] = total
+        return n if n > 0 else 0
 
 
 def open_soft_driver(*, era: str = "today", driver_options: dict | None = None,

@@ -72,7 +72,9 @@ class Datapath:
     def has_work(self) -> bool:
         """Could ``poll`` do anything now: frames on the wire (due or not), an interrupt due
         or Tx work (``TxEngine.has_work``)."""
-        return bool(self.wire.rx_pending) or bool(self.irq._fire_now) or self.tx.has_work()
+        if self.wire.rx_pending or self.irq._fire_now:
+            return True
+        return self.tx.has_work()
 
     def poll(self) -> bool:
         dev = self.dev

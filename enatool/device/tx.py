@@ -149,13 +149,15 @@ class TxEngine:
     # --- processing -----------------------------------------------------------------------
     def has_work(self) -> bool:
         """Would ``poll`` do anything: held completions to release or an SQ whose tail moved."""
-        if not self.dev.faults.tx_completion_hold:
-            for st in self.queues.values():
-                if st.held:
-                    return True
-        # a loop, not any(<generator>): this runs at every wake-up, for one or a few queues
-        for sq in self.dev.io.tx_sqs.values():  # noqa: SIM110
+        dev = self.dev
+        # loops, not any(<generator>): this runs at every wake-up, for one or a few queues
+        for sq in dev.io.tx_sqs.values():
             if sq.tail != sq.head:
+                return True
+        if dev.faults.tx_completion_hold:
+            return False
+        for st in self.queues.values():  # noqa: SIM110
+            if st.held:
                 return True
         return False
 
