@@ -145,7 +145,7 @@ class RxStore:
 
     def __init__(self, packets: int = 1024, nbytes: int = 1 << 20):
         self._sets = [self._alloc(packets, nbytes), self._alloc(packets, nbytes)]
-        self._cur = 0
+        self.side = 0  # which set is filling (0 or 1)
         self.fill = np.zeros(2, np.int64)
 
     @staticmethod
@@ -157,32 +157,32 @@ class RxStore:
 
     @property
     def arrays(self) -> list[np.ndarray]:
-        return self._sets[self._cur]
+        return self._sets[self.side]
 
     def __len__(self) -> int:
         return int(self.fill[DK.ST_N])
 
     def grow(self) -> None:
         """Double both capacities, keeping what is stored."""
-        old = self._sets[self._cur]
+        old = self._sets[self.side]
         n, pos = int(self.fill[DK.ST_N]), int(self.fill[DK.ST_POS])
         new = self._alloc(old[1].shape[0] * 2, old[0].shape[0] * 2)
         new[0][:pos] = old[0][:pos]
         for a, b in zip(new[1:], old[1:], strict=True):
             a[:n] = b[:n]
-        self._sets[self._cur] = new
+        self._sets[self.side] = new
 
     def take(self, queue: int, max_n: int | None = None) -> RxBatch:
         """The oldest ``max_n`` (default all) stored packets, removed from the store."""
         n = int(self.fill[DK.ST_N])
         k = n if max_n is None else max(0, min(int(max_n), n))
-        cur = self._sets[self._cur]
+        cur = self._sets[self.side]
         if k == n:
             pos = int(self.fill[DK.ST_POS])
             buf, offs, lens, hashes, status, csum, nd, flags = cur  # spelled out: per burst
             out = RxBatch(buf[:pos], offs[:n], lens[:n], hashes[:n], status[:n], csum[:n],
                           nd[:n], flags[:n], queue)
-            self._cur ^= 1
+            self.side ^= 1
             self.fill.fill(0)
             return out
         # partial take: copy the head out, move the rest to the front

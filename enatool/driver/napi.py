@@ -54,12 +54,13 @@ class QueueModeration:
 
     def on_napi_complete(self, napi_rx_pkts: int, read) -> tuple[int, int]:
         """(rx delay, tx delay) for the unmask write; ``read()`` → (now_ns, rx_cnt, rx_bytes)
-        is called for DIM only (the other modes need neither clock nor counters)."""
+        is called for DIM only, when packets arrived (else DIM ignores the completion)."""
         if self.mode == "adaptive2016":
             self.rx_interval = self.adaptive.on_napi_complete()
         elif self.mode == "dim":
-            now_ns, rx_cnt, rx_bytes = read()
-            self.dim.on_napi_complete(now_ns, napi_rx_pkts, rx_cnt, rx_bytes)
+            if napi_rx_pkts:  # DIM counts only completions that received packets
+                now_ns, rx_cnt, rx_bytes = read()
+                self.dim.on_napi_complete(now_ns, napi_rx_pkts, rx_cnt, rx_bytes)
             self.rx_interval = self.dim.rx_interval_usec
         else:
             self.rx_interval = self.coalesce.rx_interval
@@ -100,6 +101,24 @@ class QueueNapi:
                          rx._nd, rx._status, rx._hash, rx._offset, rx.free_ids, rx.in_use,
                          rx._take, rx.state, rx.buf, rx.buf_addr, PAGE_SIZE, rx.headroom,
                          rx.buf_len, rx.refill_threshold)
+        self._args: list[tuple | None] = [None, None]  # per RxStore side, see _poll_args
+
+    def _poll_args(self, max_rounds: int, resume: int) -> tuple:
+        """napi_poll's arguments, kept per store side while that side's arrays, the
+        copybreak value and the round arguments stay the same (one tuple instead of ~55
+        lookups per poll)."""
+        rx = self.rx
+        store = rx.store
+        arrays = store.arrays
+        key = (rx.copybreak.value, max_rounds, resume)
+        hit = self._args[store.side]
+        if hit is not None and hit[0] is arrays and hit[1] == key:
+            return hit[2]
+        args = (max_rounds, self.tx_budget, self.rx_budget, *self._tx_args, *self._rx_args,
+                key[0], rx.era2016, *arrays, store.fill, rx.kcount, self._rpk, self._rby,
+                self._rdb, resume)
+        self._args[store.side] = (arrays, key, args)
+        return args
 
     def _dim_inputs(self) -> tuple[int, int, int]:
         return (int(self.port.now() * 1e9), *self.rx.cnt_bytes())
@@ -118,13 +137,9 @@ class QueueNapi:
         into the queue's store, refill) → (NAPI completed, reset reason or None). The
         moderation policy sees every pass; completion runs it and writes the unmask."""
         rx = self.rx
-        store = rx.store
         resume = -1
         while True:
-            rounds, done, kind, err, ndb = DK.napi_poll(
-                max_rounds, self.tx_budget, self.rx_budget, *self._tx_args, *self._rx_args,
-                rx.copybreak.value, rx.era2016, *store.arrays, store.fill, rx.kcount,
-                self._rpk, self._rby, self._rdb, resume)
+            rounds, done, kind, err, ndb = DK.napi_poll(*self._poll_args(max_rounds, resume))
             if ndb:
                 rx.write_doorbells(self._rdb[:ndb])
             if rounds:
@@ -134,7 +149,7 @@ class QueueNapi:
                         self.mod.on_rx_clean(n, b)
                 self.napi_rx_pkts += sum(pk)
             if kind == DK.NAPI_RX_ERR and err == DK.ERR_STORE_FULL:
-                store.grow()
+                rx.store.grow()
                 resume = int(self._rpk[rounds])
                 max_rounds -= rounds
                 continue
