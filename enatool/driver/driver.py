@@ -431,7 +431,8 @@ class EnaDriver:
                         lens: np.ndarray) -> int:
         """Array form of :meth:`tx_burst`: frames ``buf[offs[i]:offs[i]+lens[i]]`` (uint8
         buffer, int64 offsets/lengths), one buffer each, no offloads; one kernel call."""
-        self._require_up(queue)
+        if self.state != "running" or not 0 <= queue < len(self.napi):
+            self._require_up(queue)  # raises
         return self.napi[queue].tx.xmit_packed(buf, offs, lens, self.port.now())
 
     def rx_burst_packed(self, queue: int, max_n: int | None = None) -> RxBatch:

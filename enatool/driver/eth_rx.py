@@ -174,11 +174,11 @@ class RxStore:
 
     def take(self, queue: int, max_n: int | None = None) -> RxBatch:
         """The oldest ``max_n`` (default all) stored packets, removed from the store."""
-        n = int(self.fill[DK.ST_N])
+        fill = self.fill.tolist()
+        n, pos = fill[DK.ST_N], fill[DK.ST_POS]
         k = n if max_n is None else max(0, min(int(max_n), n))
         cur = self._sets[self.side]
         if k == n:
-            pos = int(self.fill[DK.ST_POS])
             buf, offs, lens, hashes, status, csum, nd, flags = cur  # spelled out: per burst
             out = RxBatch(buf[:pos], offs[:n], lens[:n], hashes[:n], status[:n], csum[:n],
                           nd[:n], flags[:n], queue)
@@ -186,9 +186,8 @@ class RxStore:
             self.fill.fill(0)
             return out
         # partial take: copy the head out, move the rest to the front
-        end = int(cur[1][k]) if k < n else int(self.fill[DK.ST_POS])
+        end = int(cur[1][k]) if k < n else pos
         out = RxBatch(cur[0][:end].copy(), *(a[:k].copy() for a in cur[1:]), queue=queue)
-        pos = int(self.fill[DK.ST_POS])
         cur[0][:pos - end] = cur[0][end:pos].copy()
         for a in cur[1:]:
             a[:n - k] = a[k:n].copy()
