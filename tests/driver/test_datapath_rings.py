@@ -302,6 +302,26 @@ def test_rx_copybreak_on_off_and_refill(host_drv):
     assert len(drv.rx_burst(0)) == 45
 
 
+def test_kernel_counts_folded_when_read(host_drv):
+    """The burst kernels add to a count array that is folded into the counters when they are
+    read (ring stats, copybreak policy); a freed ring hands over its unread copies first."""
+    drv, dev = host_drv
+    h = Harness(drv, dev)
+    bufs = h.rx_posted()
+    for _ in range(5):
+        h.rx_deliver(bufs, _frame(64))
+    h.irq()
+    rx = drv.napi[0].rx
+    assert rx.counts.cnt == 0 and rx.kcount.any()  # counted by the kernel, not folded yet
+    assert rx.cnt_bytes() == (5, 5 * 64)
+    assert drv.copybreak.rx_copybreak_pkt == 5 and not rx.kcount.any()
+    assert rx.stats.cnt == 5 and drv.queue_stats()["queue_0_rx_rx_copybreak_pkt"] == 5
+    for _ in range(3):
+        h.rx_deliver(bufs, _frame(64))
+    h.irq()
+    drv.down()
+    assert drv.copybreak.rx_copybreak_pkt == 8
+
 @pytest.mark.parametrize(
     "what, reason, counter",
     [
