@@ -122,9 +122,13 @@ class Wire:
             due = np.empty(len(batch.lens), np.int64)
             due.fill(first)
         peer.rx_pending.append(FrameBatch(batch.buf, batch.offs, batch.lens, due))
-        peer.dev.schedule(first, None)
-        if last != first:
-            peer.dev.schedule(last, None)
+        # wake the peer when frames become due; frames due already are received at its next
+        # process()/advance() anyway (a wake-up in the past would only run it idle once more)
+        pdev = peer.dev
+        if first > pdev.now_ns:
+            pdev.schedule(first, None)
+        if last != first and last > pdev.now_ns:
+            pdev.schedule(last, None)
 
     def due_frames(self, now_ns: int) -> FrameBatch | None:
         """Pop the next batch slice whose frames are due at ``now_ns`` (None if nothing)."""
