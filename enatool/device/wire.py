@@ -11,8 +11,9 @@ wire by the Tx engine reaches a peer's Rx engine without a Python object per fra
 - ``connect(a, b, rate_bps=None, delay=0.0)``: a back-to-back cable. A frame sent by one side
   reaches the other at the sender's virtual time + serialization (when a rate is given:
   ``(len + WIRE_OVERHEAD_BYTES) * 8 / rate``, frames queue behind each other) + ``delay``
-  seconds. The receiver wakes up at that time (``dev.schedule``) and processes it during its
-  ``process()``/``advance()``. Each device keeps its own clock; drive both.
+  seconds. The receiver wakes up at that time (``dev.schedule``; no wake-up when its clock is
+  already there) and processes it during its ``process()``/``advance()``. Each device keeps
+  its own clock; drive both.
 """
 
 from __future__ import annotations
