@@ -239,15 +239,15 @@ class SoftEnaDevice:
 
     def _run(self) -> None:
         admin, datapath, aenq = self.admin, self.datapath, self.aenq
-        for _ in range(MAX_PROCESS_ROUNDS):
-            # most wake-ups find nothing to do: a round that would change nothing is skipped
-            # after a cheap look instead of running every engine's poll
-            if not (datapath.has_work() or admin.has_work(self.now_ns) or aenq.has_work()):
-                break
+        rounds = 0
+        # most wake-ups find nothing to do: a round that would change nothing is skipped
+        # after a cheap look instead of running every engine's poll
+        while datapath.has_work() or admin.has_work(self.now_ns) or aenq.has_work():
             progressed = admin.poll()
             progressed |= datapath.poll()
             progressed |= aenq.flush()
-            if not progressed:
+            rounds += 1
+            if not progressed or rounds >= MAX_PROCESS_ROUNDS:
                 break
         if self.mgmt_pending:
             self._raise_mgmt_irq()
