@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from enatool.driver import kcounters
 from enatool.ena.regs import ResetReason
 from numba_kernels import descriptors as D
 from numba_kernels import driver_dp as DK
@@ -284,17 +285,8 @@ class RxRing:
         """Move what the kernels counted into :attr:`counts` and the copybreak policy (when
         either is read: the kernels only ever add to ``kcount``, so folding later gives the
         same sums)."""
-        k = self.kcount
-        vals = k.tolist()  # one conversion: indexing the array per counter costs ~1 us a call
-        if not any(vals):
-            return
-        st = self.counts
-        for i, name in self._KNAMES:
-            v = vals[i]
-            if v:
-                setattr(st, name, getattr(st, name) + v)
-        k.fill(0)
-        if vals[DK.RXK_COPYBREAK]:
+        vals = kcounters.fold(self.kcount, self.counts, self._KNAMES)
+        if vals and vals[DK.RXK_COPYBREAK]:
             self.copybreak.count_copied(vals[DK.RXK_COPYBREAK])
 
     def write_doorbells(self, tails: np.ndarray) -> None:

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from enatool.driver import kcounters
 from enatool.ena.regs import ResetReason
 from numba_kernels import descriptors as D
 from numba_kernels import driver_dp as DK
@@ -173,16 +174,7 @@ class TxRing:
     def fold_counters(self) -> None:
         """Move what the kernels counted into :attr:`counts` (when the counters are read:
         the kernels only ever add to ``kcount``, so folding later gives the same sums)."""
-        k = self.kcount
-        vals = k.tolist()  # one conversion: indexing the array per counter costs ~1 us a call
-        if not any(vals):
-            return
-        st = self.counts
-        for i, name in self._KNAMES:
-            v = vals[i]
-            if v:
-                setattr(st, name, getattr(st, name) + v)
-        k.fill(0)
+        kcounters.fold(self.kcount, self.counts, self._KNAMES)
 
     # ---------------------------------------------------------------------------- accounting
     @property
