@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from enatool.driver import kcounters
+from enatool.driver.port import write32_run
 from enatool.ena.regs import ResetReason
 from numba_kernels import descriptors as D
 from numba_kernels import driver_dp as DK
@@ -291,12 +292,7 @@ class RxRing:
 
     def write_doorbells(self, tails: np.ndarray) -> None:
         """Rx SQ doorbells for refills done inside a kernel, in order."""
-        seq = getattr(self.port, "write32_seq", None)
-        if seq is not None:
-            seq(self.sq.doorbell_offset, tails)
-        else:
-            for t in tails.tolist():
-                self.port.write32(self.sq.doorbell_offset, t)
+        write32_run(self.port, self.sq.doorbell_offset, tails)
 
     def free(self) -> None:
         if not self.closed:

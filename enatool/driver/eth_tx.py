@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from enatool.driver import kcounters
+from enatool.driver.port import write32_run
 from enatool.ena.regs import ResetReason
 from numba_kernels import descriptors as D
 from numba_kernels import driver_dp as DK
@@ -318,12 +319,7 @@ class TxRing:
 
     def _write_doorbells(self, tails: np.ndarray) -> None:
         """Posted SQ doorbell writes, in order (one port call when the port batches)."""
-        seq = getattr(self.port, "write32_seq", None)
-        if seq is not None:
-            seq(self.sq.doorbell_offset, tails)
-        else:
-            for t in tails.tolist():
-                self.port.write32(self.sq.doorbell_offset, t)
+        write32_run(self.port, self.sq.doorbell_offset, tails)
         self.counts.doorbells += int(tails.shape[0])
 
     def _buffers(self, base: int, seg_lens: list[int], skip: int):

@@ -57,3 +57,14 @@ class DevicePort(Protocol):
 
     def irq_take(self, vector: int) -> int:
         """Number of interrupts raised on ``vector`` since the previous call."""
+
+
+def write32_run(port: DevicePort, offset: int, values: np.ndarray) -> None:
+    """Posted writes of ``values`` (in order) to one register, e.g. a run of SQ doorbells:
+    one call when the port batches them (an optional ``write32_seq``), else one by one."""
+    seq = getattr(port, "write32_seq", None)
+    if seq is not None:
+        seq(offset, values)
+    else:
+        for v in values.tolist():
+            port.write32(offset, v)

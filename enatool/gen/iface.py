@@ -37,6 +37,7 @@ ENA_ALLOWANCE = ("bw_in_allowance_exceeded", "bw_out_allowance_exceeded",
 
 
 # -- CPU and ENA counters --------------------------------------------------------------------
+
 def _proc_stat() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine from /proc/stat."""
     hz = float(os.sysconf("SC_CLK_TCK"))
@@ -136,6 +137,15 @@ def run_gen_iface(engine: Any, spec: GenSpec, count: int | None = None,
                        netns=netns, seq_next=seq_next)
 
 
+
+def _stopped_by(raw: dict[str, Any], count: int | None, packets: int) -> str:
+    """What ended a gen or sink run: 'interrupt', 'count' or 'duration'."""
+    if raw.get("interrupted"):
+        return "interrupt"
+    if count is not None and packets >= count:
+        return "count"
+    return "duration"
+
 def gen_summary(raw: dict[str, Any], tset: Any, *, count: int | None, rate: float | None,
                 bitrate: float | None, fill_mode: str, cpu: dict | None = None,
                 allowance: dict | None = None, netns: str | None = None,
@@ -154,12 +164,7 @@ def gen_summary(raw: dict[str, Any], tset: Any, *, count: int | None, rate: floa
         ratio = achieved_pps / rate
     elif bitrate:
         ratio = achieved_bps / bitrate
-    if raw.get("interrupted"):
-        stopped = "interrupt"
-    elif count is not None and pk >= count:
-        stopped = "count"
-    else:
-        stopped = "duration"
+    stopped = _stopped_by(raw, count, pk)
     per_queue = []
     for row in raw.get("per_queue", []):
         q = {"queue": row["queue"], "packets": int(row.get("tx_packets", 0)),
@@ -282,12 +287,7 @@ def sink_summary(raw: dict[str, Any], *, count: int | None, allowance: dict | No
                          "reordered": int(reord[f]), "duplicates": int(dup[f]),
                          "late": int(late[f]),
                          "delay_mean_ns": float(dsum[f]) / int(dn[f]) if dn[f] else None})
-    if raw.get("interrupted"):
-        stopped = "interrupt"
-    elif count is not None and pk >= count:
-        stopped = "count"
-    else:
-        stopped = "duration"
+    stopped = _stopped_by(raw, count, pk)
     xdp, xsk = xdp or {}, xsk or {}
     per_queue = []
     for row in raw.get("per_queue", []):
