@@ -181,9 +181,12 @@ class SoftBackend(Backend):
     def advance(self, seconds: float) -> None:
         """Both ends advance in ``step`` slices to the same virtual time (each driver services
         its interrupts, NAPI and 1 Hz timer on the way)."""
+        self.advance_until(max([d.now for d in self.devices]) + seconds)
+
+    def advance_until(self, end: float) -> None:
+        """:meth:`advance` to the virtual time ``end`` (seconds)."""
         devices, pump = self.devices, self._pump
         # list comprehensions, not generators: this runs once per burst in the benches
-        end = max([d.now for d in devices]) + seconds
         while True:
             target = min(end, min([d.now for d in devices]) + self.step)
             for drv, dev in zip(self.drivers, devices, strict=True):
@@ -194,6 +197,15 @@ class SoftBackend(Backend):
                     pump.move()
             if end - min([d.now for d in devices]) <= 1e-12:
                 break
+
+    def run_cycles(self, buf: np.ndarray, offs: np.ndarray, lens: np.ndarray, cycles: int,
+                   seconds: float | None = None, *, compiled: bool = True):
+        """``cycles`` × (burst on end 0 queue 0, advance ``seconds``, take end 1 queue 0),
+        compiled in one loop while the pair is in its steady state (see
+        :mod:`enatool.backends.soft_cycles`); returns a ``CycleResult``."""
+        from enatool.backends.soft_cycles import run_cycles
+
+        return run_cycles(self, buf, offs, lens, cycles, seconds, compiled=compiled)
 
     def close(self) -> None:
         if self._closed:

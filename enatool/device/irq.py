@@ -43,6 +43,18 @@ class VectorState:
     gen: int = 0  # invalidates scheduled callbacks
 
 
+class IrqTimer:
+    """A scheduled interrupt of one vector; stale once the vector's generation moved on."""
+
+    __slots__ = ("engine", "vector", "gen")
+
+    def __init__(self, engine: IrqEngine, vector: int, gen: int):
+        self.engine, self.vector, self.gen = engine, vector, gen
+
+    def __call__(self) -> None:
+        self.engine._fire(self.vector, self.gen)
+
+
 class IrqEngine:
     """Per-vector interrupt state; the datapath reports completions, BAR0 reports unmasks."""
 
@@ -150,12 +162,17 @@ class IrqEngine:
         if due <= now:
             self._fire_now.add(v)
         else:
-            gen = st.gen
+            dev.schedule(due, IrqTimer(self, v, st.gen))
 
-            def fire(v: int = v, gen: int = gen) -> None:
-                self._fire(v, gen)
-
-            dev.schedule(due, fire)
+    def resume_timer(self, v: int) -> None:
+        """Schedule vector ``v``'s pending interrupt (its state was advanced outside this
+        engine, by the compiled cycle loop): a timer for the current generation at due_ns."""
+        st = self.vectors.get(v)
+        if st is not None and st.due_ns is not None and not st.masked:
+            if st.due_ns <= self.dev.now_ns:
+                self._fire_now.add(v)
+            else:
+                self.dev.schedule(st.due_ns, IrqTimer(self, v, st.gen))
 
     def flush(self) -> None:
         """Fire the interrupts that are due now (end of a datapath step)."""

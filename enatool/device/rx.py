@@ -198,8 +198,13 @@ class RxEngine:
             if c[kdp.RXN_CDESCS]:
                 dev.datapath.irq.completions(cq, rx=True)
             if err:
-                st.broken = True
-                why = "buffer outside host memory" if err == kdp.ERR_DMA else "bad phase"
-                dev.datapath.errors.append(f"Rx SQ {sq.idx}: {why}")
-                dev.fatal_error()
+                self.deliver_failed(sq, err)
         return True
+
+    def deliver_failed(self, sq: IoSq, err: int) -> None:
+        """``rx_deliver`` met a buffer outside host memory or a bad phase: the queue stops
+        and the device declares a fatal error."""
+        self.state(sq).broken = True
+        why = "buffer outside host memory" if err == kdp.ERR_DMA else "bad phase"
+        self.dev.datapath.errors.append(f"Rx SQ {sq.idx}: {why}")
+        self.dev.fatal_error()

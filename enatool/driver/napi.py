@@ -31,6 +31,15 @@ MODES = ("static", "adaptive2016", "dim")
 MAX_POLL_ROUNDS = 64  # polls per service call before yielding (NAPI reschedules itself)
 
 
+def napi_reset_reason(kind: int, err: int) -> int:
+    """The reset reason for a ring error ``napi_poll`` reported (kind NAPI_TX/RX_ERR)."""
+    if kind == DK.NAPI_TX_ERR:
+        if err == D.ERR_MALFORMED:
+            return int(ResetReason.TX_DESCRIPTOR_MALFORMED)
+        return int(ResetReason.INV_TX_REQ_ID)
+    return reset_reason(int(err))
+
+
 class QueueModeration:
     """Per-queue moderation state: what goes into the next unmask write."""
 
@@ -154,12 +163,8 @@ class QueueNapi:
                 max_rounds -= rounds
                 continue
             break
-        if kind == DK.NAPI_TX_ERR:
-            if err == D.ERR_MALFORMED:
-                return True, int(ResetReason.TX_DESCRIPTOR_MALFORMED)
-            return True, int(ResetReason.INV_TX_REQ_ID)
-        if kind == DK.NAPI_RX_ERR:
-            return True, reset_reason(int(err))
+        if kind:
+            return True, napi_reset_reason(kind, err)
         if done:
             self.tx.counts.napi_comp += 1
             self.unmask()
