@@ -89,24 +89,16 @@ E_TXSQ_IDX = 51
 E_STATS_TX_PKTS_D = 52
 E_STATS_TX_BYTES_D = 53
 E_DRV_TX_DOORBELLS_D = 54
-# device Rx SQ/CQ of queue 0 (rx.py RxQueueState, IoSq, IoCq, dev.stats)
+# device Rx SQ/CQ of queue 0 (rx.py RxQueueState, IoSq, IoCq): rx_deliver's counts summed
+# at E_RXN + RXN_* (RxEngine.account adds them to the queue and the device's GET_STATS)
 E_RXSQ_HEAD = 55
 E_RXSQ_TAIL = 56
 E_RXSQ_DOORBELLS_D = 57
-E_RXC_PKTS_D = 58
-E_RXC_BYTES_D = 59
-E_RXC_DROPS_D = 60
-E_RXC_OVERRUNS_D = 61
-E_RXC_TOO_MANY_D = 62
-E_RXC_COMPLETIONS_D = 63
-E_RXCQ_TAIL = 64
-E_RXSQ_IDX = 65
-E_STATS_RX_PKTS_D = 66
-E_STATS_RX_BYTES_D = 67
-E_STATS_RX_DROPS_D = 68
-E_STATS_RX_OVERRUNS_D = 69
-E_STORE_SIDE = 70  # RxStore.side
-E_LEN = 71
+E_RXCQ_TAIL = 58
+E_RXSQ_IDX = 59
+E_RXN = 60  # .. 60 + RXN_LEN
+E_STORE_SIDE = 60 + kdp.RXN_LEN  # RxStore.side
+E_LEN = E_STORE_SIDE + 1
 
 ERR_OTHER_QUEUE = -1000
 
@@ -344,16 +336,8 @@ def _rx_device(b, out_buf, out_off, out_len, n, rss_args, rest_args, status, has
                                      max_bufs, b[E_RXSQ_IDX], ids, blens, counts)
     b[E_RXSQ_HEAD] = head
     b[E_RXCQ_TAIL] = tail
-    b[E_RXC_PKTS_D] += counts[kdp.RXN_PKTS]
-    b[E_RXC_BYTES_D] += counts[kdp.RXN_BYTES]
-    b[E_RXC_DROPS_D] += counts[kdp.RXN_DROPS]
-    b[E_RXC_OVERRUNS_D] += counts[kdp.RXN_OVERRUNS]
-    b[E_RXC_TOO_MANY_D] += counts[kdp.RXN_TOO_MANY_BUFS]
-    b[E_RXC_COMPLETIONS_D] += counts[kdp.RXN_CDESCS]
-    b[E_STATS_RX_PKTS_D] += counts[kdp.RXN_PKTS]
-    b[E_STATS_RX_BYTES_D] += counts[kdp.RXN_BYTES]
-    b[E_STATS_RX_DROPS_D] += counts[kdp.RXN_DROPS]
-    b[E_STATS_RX_OVERRUNS_D] += counts[kdp.RXN_OVERRUNS]
+    for i in range(kdp.RXN_LEN):
+        b[E_RXN + i] += counts[i]
     if counts[kdp.RXN_CDESCS]:
         _completions(b, True)
     _flush(b)

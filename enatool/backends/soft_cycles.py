@@ -31,6 +31,11 @@ from numba_kernels import moderation as KM
 from numba_kernels import softpair as SP
 
 NO_HORIZON = np.iinfo(np.int64).max // 4
+#: device Tx queue counters (tx.py TxQueueCounters) and the deltas the loop sums for them
+_TX_QUEUE_COUNTS = (("doorbells", SP.E_TXC_DOORBELLS_D), ("pkts", SP.E_TXC_PKTS_D),
+                    ("bursts", SP.E_TXC_BURSTS_D), ("frames", SP.E_TXC_FRAMES_D),
+                    ("bytes", SP.E_TXC_BYTES_D), ("completions", SP.E_TXC_COMPLETIONS_D),
+                    ("llq_burst_violations", SP.E_TXC_BURST_VIOL_D))
 
 
 @dataclass
@@ -298,34 +303,17 @@ class _Plan:
             tsq.tail, tsq.head = e[SP.E_TXSQ_TAIL], e[SP.E_TXSQ_HEAD]
             tsq.doorbells += e[SP.E_TXSQ_DOORBELLS_D]
             if tst is not None:
-                c = tst.counters
-                c.doorbells += e[SP.E_TXC_DOORBELLS_D]
-                c.pkts += e[SP.E_TXC_PKTS_D]
-                c.bursts += e[SP.E_TXC_BURSTS_D]
-                c.frames += e[SP.E_TXC_FRAMES_D]
-                c.bytes += e[SP.E_TXC_BYTES_D]
-                c.completions += e[SP.E_TXC_COMPLETIONS_D]
-                c.llq_burst_violations += e[SP.E_TXC_BURST_VIOL_D]
+                for name, i in _TX_QUEUE_COUNTS:
+                    setattr(tst.counters, name, getattr(tst.counters, name) + e[i])
                 tst.last_doorbell_tail = e[SP.E_LAST_DB_TAIL]
             tsq.cq.tail = e[SP.E_TXCQ_TAIL]
-            st = dev.stats
-            st.tx_pkts += e[SP.E_STATS_TX_PKTS_D]
-            st.tx_bytes += e[SP.E_STATS_TX_BYTES_D]
+            dev.stats.tx_pkts += e[SP.E_STATS_TX_PKTS_D]
+            dev.stats.tx_bytes += e[SP.E_STATS_TX_BYTES_D]
             rsq.head, rsq.tail = e[SP.E_RXSQ_HEAD], e[SP.E_RXSQ_TAIL]
             rsq.doorbells += e[SP.E_RXSQ_DOORBELLS_D]
             if rst is not None:  # the receiving end (nothing arrives at the other one)
-                rc = rst.counters
-                rc.pkts += e[SP.E_RXC_PKTS_D]
-                rc.bytes += e[SP.E_RXC_BYTES_D]
-                rc.drops += e[SP.E_RXC_DROPS_D]
-                rc.overruns += e[SP.E_RXC_OVERRUNS_D]
-                rc.too_many_bufs += e[SP.E_RXC_TOO_MANY_D]
-                rc.completions += e[SP.E_RXC_COMPLETIONS_D]
+                dev.datapath.rx.account(rst, e[SP.E_RXN: SP.E_RXN + kdp.RXN_LEN])
             rsq.cq.tail = e[SP.E_RXCQ_TAIL]
-            st.rx_pkts += e[SP.E_STATS_RX_PKTS_D]
-            st.rx_bytes += e[SP.E_STATS_RX_BYTES_D]
-            st.rx_drops += e[SP.E_STATS_RX_DROPS_D]
-            st.rx_overruns += e[SP.E_STATS_RX_OVERRUNS_D]
             ctx.rx.store.side = e[SP.E_STORE_SIDE]
 
     def horizon_ns(self) -> int:

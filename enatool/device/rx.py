@@ -184,22 +184,28 @@ class RxEngine:
             sq.head = int(head)
             cq.tail = int(tail)
             c = self.counts.tolist()  # one conversion, not one int() per counter
-            cnt = st.counters
-            cnt.pkts += c[kdp.RXN_PKTS]
-            cnt.bytes += c[kdp.RXN_BYTES]
-            cnt.drops += c[kdp.RXN_DROPS]
-            cnt.overruns += c[kdp.RXN_OVERRUNS]
-            cnt.too_many_bufs += c[kdp.RXN_TOO_MANY_BUFS]
-            cnt.completions += c[kdp.RXN_CDESCS]
-            dev.stats.rx_pkts += c[kdp.RXN_PKTS]
-            dev.stats.rx_bytes += c[kdp.RXN_BYTES]
-            dev.stats.rx_drops += c[kdp.RXN_DROPS]
-            dev.stats.rx_overruns += c[kdp.RXN_OVERRUNS]
+            self.account(st, c)
             if c[kdp.RXN_CDESCS]:
                 dev.datapath.irq.completions(cq, rx=True)
             if err:
                 self.deliver_failed(sq, err)
         return True
+
+    def account(self, st: RxQueueState, c: list[int]) -> None:
+        """Add what ``rx_deliver`` counted (``c``, indexed by ``RXN_*``) to the queue's
+        counters and the device's GET_STATS."""
+        cnt = st.counters
+        cnt.pkts += c[kdp.RXN_PKTS]
+        cnt.bytes += c[kdp.RXN_BYTES]
+        cnt.drops += c[kdp.RXN_DROPS]
+        cnt.overruns += c[kdp.RXN_OVERRUNS]
+        cnt.too_many_bufs += c[kdp.RXN_TOO_MANY_BUFS]
+        cnt.completions += c[kdp.RXN_CDESCS]
+        stats = self.dev.stats
+        stats.rx_pkts += c[kdp.RXN_PKTS]
+        stats.rx_bytes += c[kdp.RXN_BYTES]
+        stats.rx_drops += c[kdp.RXN_DROPS]
+        stats.rx_overruns += c[kdp.RXN_OVERRUNS]
 
     def deliver_failed(self, sq: IoSq, err: int) -> None:
         """``rx_deliver`` met a buffer outside host memory or a bad phase: the queue stops
