@@ -92,8 +92,9 @@ BREAKDOWN = {"numba_kernels.driver_dp": ("tx_xmit_burst", "napi_poll"),
 
 
 def breakdown(be: SoftBackend, burst: int, step: float, cycles: int = 300) -> dict:
-    """Wall time per cycle of ``burst`` 64 B frames (tx burst, advance, rx take), split into
-    each datapath kernel and the rest (the Python that drives them), best of 3 rounds. The
+    """Wall time per cycle of ``burst`` 64 B frames (tx burst, advance, rx take) on the
+    Python-driven path, split into each datapath kernel and the rest (the Python that drives
+    them), best of 3 rounds. The
     kernels are timed by wrapping the module attributes the driver and device call."""
     import importlib
 
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--step", type=float, default=1e-4, help="virtual seconds per cycle")
     ap.add_argument("-j", "--json", action="store_true", help="print one JSON object")
     ap.add_argument("--breakdown", action="store_true",
-                    help="also time each datapath kernel in the loop (µs per 1000 frames)")
+                    help="also time each datapath kernel in the Python-driven loop (µs per "
+                         "1000 frames)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "soft_datapath.json"),
                     help="also write the JSON result here ('' to skip)")
     args = ap.parse_args(argv)
@@ -233,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     if res["toeplitz_hashes_per_s"]:
         print(f"  Toeplitz kernel: {res['toeplitz_hashes_per_s'] / 1e6:.1f} M hashes/s")
     if split:
-        print(f"  per 1000 frames: {split['us_per_1000_frames']:.0f} us = kernels "
-              f"{split['kernels_total_us']:.0f} us + the rest (Python) {split['rest_us']:.0f} us")
+        print(f"  Python-driven path, per 1000 frames: {split['us_per_1000_frames']:.0f} us = "
+              f"kernels {split['kernels_total_us']:.0f} us + the rest (Python) "
+              f"{split['rest_us']:.0f} us")
         print("    " + ", ".join(f"{k} {v:.1f}" for k, v in
                                  split["kernels_us_per_1000_frames"].items()))
     print(f"  goal: >= {GOAL_MPPS} Mpps at 64 B and >= {GOAL_RATIO:.0f}x naive")
