@@ -7,7 +7,7 @@ through ~40 functions (register writes, the device event loop, interrupt delays 
 auto-mask, NAPI with DIM, unmask writes); :func:`pair_cycles` runs many cycles in one call,
 step for step in the same order, calling the same datapath kernels on the same rings and
 state arrays. ``enatool/backends/soft_cycles.py`` decides when this is allowed (one queue
-pair, LLQ, header-only frames, no link rate or delay, no faults, static or DIM moderation,
+pair, LLQ, no link rate or delay, no faults, static or DIM moderation,
 no management event before the cycle ends), copies the Python objects' scalar state into the
 per-end vectors below before the call and back after it; ``tests/backends/test_soft_cycles.py``
 runs both paths side by side and compares every counter, ring and byte of DMA memory.
@@ -122,7 +122,7 @@ ST_OK = 0  # ran the cycles asked for
 ST_HORIZON = 1  # stopped before a cycle that would reach a management event
 ST_NAPI_ERR = 2  # a NAPI poll reported a ring error (the caller resets)
 ST_DEVICE_ERR = 3  # the device met an error the Python path must handle
-ST_NOT_SIMPLE = 4  # a Tx packet the compiled device path does not take (caller bug)
+ST_TX_PYTHON = 4  # device 0's Tx burst is for the Python path (the caller runs it)
 
 
 @njit
@@ -278,24 +278,56 @@ def _napi_service(e, res, napi_args, rx_db, round_pkts, dim_row, dim_profiles, r
 
 
 @njit
-def _tx_device(a, area, line, dbh, meta_state, out_buf, out_off, out_len, req_id, comp_req,
-               sq_head, pkt_status, counts, cq_ring, cq_depth, depth):
-    """Device A after its Tx doorbells: TxEngine.process_sq on the LLQ fast path, the wire
-    hand-off (frames stay in ``out_buf``), one completion per packet, the Tx interrupt.
-    Returns (packets, bytes on the wire) or (-1, 0) when a packet is not for the fast path."""
+def _tx_general(area, head, tail, k, pos, nout, dev_tx, dev_gen):
+    """The general LLQ fetch + gather/offload/layout of packets ``k..`` (TxEngine._fetch_build
+    after the fast path) → (packets, new head, out_pos, frames), packets -1 on any error."""
+    (meta_state, out_buf, out_off, out_len, req_id, comp_req, sq_head, pkt_status, counts,
+     _cq_ring, _cq_depth, depth, line, dbh) = dev_tx
+    (max_descs, descs, first_idx, ndata, meta, headers, hdr_len, status, arena, bus_base,
+     dma_starts, dma_ends, work, seg_buf, seg_off, seg_len, rec) = dev_gen
+    n2, new_head = kdp.llq_fetch_burst(
+        area, head, tail, depth, line, dbh, depth - k, max_descs, meta_state, descs,
+        first_idx[k:], ndata[k:], meta[k:], headers[k:], hdr_len[k:], status[k:],
+        req_id[k:], comp_req[k:], sq_head[k:])
+    if n2 < 0 or new_head != tail:
+        return np.int64(-1), new_head, pos, nout
+    n = k + n2
+    _start, pos, nout, err = kdp.tx_build_frames(
+        descs, 0x7FFFFFFF, first_idx, ndata, meta, headers, hdr_len, True, status, k, n,
+        arena, bus_base, dma_starts, dma_ends, work, seg_buf, seg_off, seg_len, rec,
+        out_buf, pos, out_off, out_len, nout, pkt_status, counts)
+    if err != 0:
+        return np.int64(-1), new_head, pos, nout
+    return n, new_head, pos, nout
+
+
+@njit
+def _tx_device(a, area, dev_tx, dev_gen):
+    """Device A after its Tx doorbells: TxEngine.process_sq unpaced — the LLQ fast path,
+    then the general fetch + build from the first other packet, the wire hand-off (frames
+    stay in ``out_buf``), one completion per packet, the Tx interrupt. Returns the packets,
+    or -1 before anything is committed when the Python path must take the burst (a drop,
+    an error, a packet without comp_req, more frames than packets, a full output buffer)."""
+    (meta_state, out_buf, out_off, out_len, req_id, comp_req, sq_head, pkt_status, counts,
+     cq_ring, cq_depth, depth, line, dbh) = dev_tx
     head = a[E_TXSQ_HEAD]
     tail = a[E_TXSQ_TAIL]
     if head == tail:
-        return 0, 0
+        return 0
     counts[:] = 0
     n, new_head, pos, nout = kllq.llq_fetch_build_simple(
         area, head, tail, depth, line, dbh, depth, meta_state, out_buf, 0, out_off, out_len,
         0, req_id, comp_req, sq_head, pkt_status, counts)
-    if new_head != tail or nout != n:
-        return -1, 0
+    if new_head != tail:  # the general path from the first packet the fast one left
+        n, new_head, pos, nout = _tx_general(area, new_head, tail, n, pos, nout, dev_tx,
+                                             dev_gen)
+        if n < 0:
+            return -1
+    if nout != n or counts[kdp.TXS_OK] != n:
+        return -1
     for i in range(n):
         if comp_req[i] == 0:  # the Python path then completes only some: not this path
-            return -1, 0
+            return -1
     a[E_TXSQ_HEAD] = new_head
     a[E_TXC_PKTS_D] += n
     a[E_TXC_BURSTS_D] += 1
@@ -308,7 +340,7 @@ def _tx_device(a, area, line, dbh, meta_state, out_buf, out_off, out_len, req_id
     a[E_TXC_COMPLETIONS_D] += n
     _completions(a, False)
     _flush(a)
-    return n, pos
+    return n
 
 
 @njit
@@ -358,8 +390,8 @@ def _dev_advance(e, seconds):
 @njit
 def pair_cycles(ncycles, seconds, step, horizon_ns, next_tick_a, next_tick_b,
                 frames, offs, lens, nframes,
-                a, a_burst, a_db, a_txk, a_bar2,
-                a_dev_tx, a_napi0, a_rdb, a_rpk, a_dim, a_prof, a_rxk,
+                a, a_burst, a_db, a_txk, a_bar2, a_dev_tx, a_dev_gen, a_napi0, a_rdb, a_rpk,
+                a_dim, a_prof, a_rxk,
                 b, b_rss, b_rest, b_classify, b_sel, b_rx_queue, b_deliver, b_rx_scratch,
                 b_napi0, b_napi1, b_rdb, b_rpk, b_dim, b_prof, b_rxk, b_fill, b_store0,
                 b_store1, res):
@@ -368,8 +400,7 @@ def pair_cycles(ncycles, seconds, step, horizon_ns, next_tick_a, next_tick_b,
     drivers' 1 Hz ticks in seconds) lies beyond the cycle; the last cycle's take is left
     to the caller. ``res`` gets the R_* results."""
     res[:] = 0
-    (meta_state, out_buf, out_off, out_len, req_id, comp_req, sq_head, pkt_status, counts,
-     tx_cq_ring, tx_cq_depth, dev_depth, dev_line, dev_dbh) = a_dev_tx
+    out_buf, out_off, out_len = a_dev_tx[1], a_dev_tx[2], a_dev_tx[3]
     status, hashes, queues = b_classify
     ids, blens, rx_counts = b_rx_scratch
     for c in range(ncycles):
@@ -417,11 +448,9 @@ def pair_cycles(ncycles, seconds, step, horizon_ns, next_tick_a, next_tick_b,
             a[E_LAST_DB_TAIL] = prev
             a[E_TXSQ_TAIL] = a_db[ndb - 1] & 0xFFFF
             # device A's process(): fetch, wire, completions, interrupt
-            npk, _nbytes = _tx_device(a, a_bar2, dev_line, dev_dbh, meta_state, out_buf,
-                                      out_off, out_len, req_id, comp_req, sq_head, pkt_status,
-                                      counts, tx_cq_ring, tx_cq_depth, dev_depth)
+            npk = _tx_device(a, a_bar2, a_dev_tx, a_dev_gen)
             if npk < 0:
-                res[R_STATUS] = ST_NOT_SIMPLE
+                res[R_STATUS] = ST_TX_PYTHON
                 res[R_END] = 0
                 return
         wire_n = npk  # frames waiting for end 1 (due now)

@@ -8,10 +8,11 @@ in its steady state (:func:`why_not_compiled` says what that means) the cycles r
 same rings in the same order as the Python path and moves the same counters, interrupt and
 moderation state; this module copies that scalar state out of the Python objects before the
 call and back after it. Anything else — a management event due (keep-alive, 1 Hz timer,
-admin completion), several queues, link pacing, faults, the 2016 adaptive table, a packet
-the compiled device path does not take — runs through the Python path, cycle by cycle, so
-the two are interchangeable (``tests/backends/test_soft_cycles.py`` runs both side by side
-and compares counters, interrupts, DIM state and every byte of DMA memory).
+admin completion), several queues, link pacing, faults, the 2016 adaptive table, a Tx
+burst the compiled device path hands back (a drop, an error, a full buffer) — runs through
+the Python path, cycle by cycle, so the two are interchangeable
+(``tests/backends/test_soft_cycles.py`` runs both side by side and compares counters,
+interrupts, DIM state and every byte of DMA memory).
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def why_not_compiled(be, lens: np.ndarray, seconds: float) -> str | None:
     if n == 0 or n > devs[0].datapath.tx.out_off.shape[0]:
         return "burst size"
     lo, hi = int(lens.min()), int(lens.max())
-    if lo < 1 or hi > tx.push_max or hi > tx.slot_size:
-        return "frames longer than the LLQ header room"
+    if lo < 1 or hi > tx.slot_size:
+        return "frames the driver refuses (empty or beyond its buffers)"
     if n * max(60, hi) > devs[0].datapath.tx.out_buf.shape[0]:
         return "burst larger than the device's wire buffer"
     rss = devs[1].features.rss
@@ -149,6 +150,11 @@ class _Plan:
                          int(tsq.llq_config["descs_before_header"]))
         # tx_xmit_burst's arguments with BAR2 in the bounce buffer's place (index 10)
         self.a_burst = tx._burst_args[:10] + (self.a_bar2,) + tx._burst_args[11:]
+        starts, ends = a_dev.dma.live_ranges()
+        self.a_dev_gen = (a_dev.limits.max_per_packet_tx_descs, arr["descs"], arr["first_idx"],
+                          arr["ndata"], arr["meta"], arr["headers"], arr["hdr_len"],
+                          arr["status"], a_dev.dma.arena, DmaMemory.BUS_BASE, starts, ends,
+                          eng.work, eng.seg_buf, eng.seg_off, eng.seg_len, eng.rec)
         self.a_tx = tx
         # end 1's Rx engine: RSS inputs exactly as RxEngine.receive passes them
         rxe = b_dev.datapath.rx
@@ -342,6 +348,7 @@ class _Plan:
                 ncycles, float(seconds), float(self.be.step), self.horizon_ns(),
                 float(A["drv"]._next_tick), float(B["drv"]._next_tick), buf, offs, lens, n,
                 A["e"], self.a_burst, tx._db, tx.kcount, self.a_bar2, self.a_dev_tx,
+                self.a_dev_gen,
                 self._napi_args(A["ctx"], a_sets), A["ctx"]._rdb, A["ctx"]._rpk, A["dim"],
                 A["prof"], A["ctx"].rx.kcount,
                 B["e"], self.b_rss, self.b_rest, self.b_classify, self.b_sel,
@@ -382,6 +389,7 @@ def run_cycles(be, buf: np.ndarray, offs: np.ndarray, lens: np.ndarray, ncycles:
         if why is not None:
             out.fallback = out.fallback or why
             _python_cycle(be, buf, offs, lens, seconds, out)
+            plan = None  # the Python path may have grown buffers the plan holds
             continue
         if plan is None:
             plan = _Plan(be, buf, offs, lens)
@@ -399,11 +407,12 @@ def run_cycles(be, buf: np.ndarray, offs: np.ndarray, lens: np.ndarray, ncycles:
                 out.count(be.rx_burst_packed(0, end=1))
             if status == SP.ST_HORIZON and out.cycles < ncycles:
                 _python_cycle(be, buf, offs, lens, seconds, out)
+                plan = None
             continue
         # the compiled loop stopped inside a cycle: the Python path finishes that cycle
         plan = None
         end_s = res[SP.R_T0] / 1e9 + seconds
-        if status == SP.ST_NOT_SIMPLE:  # device 0 takes the doorbells' packets itself
+        if status == SP.ST_TX_PYTHON:  # device 0 takes the doorbells' packets itself
             be.devices[0].process()
         elif status == SP.ST_NAPI_ERR:
             drv = be.drivers[res[SP.R_END]]

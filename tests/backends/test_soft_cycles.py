@@ -145,10 +145,33 @@ def test_large_llq_lines():
     _compare(size=200, n=300, cycles=80, large_llq=True)
 
 
+def test_frames_beyond_the_llq_header_room():
+    # header + buffer descriptor per packet: the device's general LLQ fetch and gather
+    r_py, r_jit = _compare(size=1500, n=400, cycles=60)
+    assert r_jit.compiled_cycles == 60 and r_jit.rx_csum_good > 0
+
+
+def test_mixed_sizes_switch_between_the_fast_and_the_general_device_path():
+    frames = [udp4_frame(size, 1024 + i)
+              for i, size in enumerate([64, 96, 97, 200, 1500, 64, 64, 1000, 60] * 60)]
+    buf, offs, lens = _pack(frames)
+    py, jit = _pair()
+    try:
+        r_py = py.run_cycles(buf, offs, lens, 80, compiled=False)
+        r_jit = jit.run_cycles(buf, offs, lens, 80)
+        assert r_jit.compiled_cycles == 80
+        assert (r_py.rx_pkts, r_py.rx_bytes) == (r_jit.rx_pkts, r_jit.rx_bytes)
+        assert r_py.last.frames() == r_jit.last.frames()
+        _assert_same(_snapshot(py), _snapshot(jit))
+    finally:
+        py.close()
+        jit.close()
+
+
 def test_falls_back_where_the_loop_does_not_apply():
-    # frames longer than the LLQ header room: the Python path runs every cycle
-    r_py, r_jit = _compare(size=300, n=200, cycles=30)
-    assert r_jit.compiled_cycles == 0 and r_jit.fallback
+    # a paced link: the Python path runs every cycle
+    r_py, r_jit = _compare(size=64, n=200, cycles=30, link_rate=25e9)
+    assert r_jit.compiled_cycles == 0 and "paced" in r_jit.fallback
 
 
 def test_why_not_names_the_reason():
