@@ -191,3 +191,9 @@ def test_why_not_names_the_reason():
         assert "adaptive2016" in why_not_compiled(be, lens, 1e-4)
     finally:
         be.close()
+
+
+@pytest.mark.nojit
+def test_small_run_equals_python_also_without_the_jit():
+    r_py, r_jit = _compare(n=24, cycles=6)
+    assert r_jit.compiled_cycles == 6 and r_jit.rx_pkts == 6 * 24
