@@ -5,8 +5,7 @@ completions → driver B NAPI (copybreak on) → packed Rx batch, with interrupt
 on the virtual clock (defaults of today's driver: DIM Rx, tx-usecs 64). One queue pair.
 Cycles run through ``SoftBackend.run_cycles``: its steady state is one compiled loop
 (numba_kernels/softpair.py, equal to the Python path: tests/backends/test_soft_cycles.py);
-1500 B frames do not fit the LLQ header room, so their cycles take the Python path; the
-64 B cycles are also run with Python driving each kernel, for reference. A frame
+the 64 B cycles are also run with Python driving each kernel, for reference. A frame
 counts when it arrives at the peer driver intact: right length and the device's IPv4 + UDP
 checksum verdict "good" (the checksum covers the whole IP datagram); the last batch is also
 compared byte by byte. The JIT is warmed up before timing. The naive pure-Python twin
