@@ -24,7 +24,7 @@ PROGRAMS = ["enatool/gen", "enatool/latency", "enatool/moderation", "enatool/rss
 # netdev/ethtool helpers, the exception tree) serve backends, programs and the CLI alike,
 # so they import none of those.
 UTILITIES = ["enatool/caps.py", "enatool/sysffi.py", "enatool/bcc_headers.py",
-             "enatool/netdev.py", "enatool/ethtool.py", "enatool/errors.py"]
+             "enatool/netdev.py", "enatool/ethtool.py", "enatool/errors.py", "enatool/signals.py"]
 UTILITY_FORBIDDEN = ["enatool.device", "enatool.driver", "enatool.backends", "enatool.gen",
                      "enatool.latency", "enatool.moderation", "enatool.rss", "enatool.info",
                      "enatool.report", "enatool.cli", "numba_kernels", "click"]

@@ -260,11 +260,12 @@ def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, fill,
                copy_mode, busy_poll, attach_mode, huge_pages, cpus, netns, force, replace,
                src_mac, dst_mac, rss, csv_path, live, as_json):
     from enatool import netdev
-    from enatool.cli.iface import doctor_hint, parse_cpus, require_root, stop_on_signals
+    from enatool.cli.iface import doctor_hint, parse_cpus, require_root
     from enatool.gen.iface import run_gen_iface
     from enatool.gen.templates import build_templates
     from enatool.report.csvout import CsvSeries
     from enatool.report.stats import LiveStats
+    from enatool.signals import sigterm_as_interrupt
 
     cpu_list = parse_cpus(cpus)
     require_root(iface)
@@ -278,7 +279,7 @@ def _run_iface(iface, spec, count, duration, rate, bitrate, queues, batch, fill,
     ticker = LiveStats(sys.stderr if as_json else sys.stdout, force=bool(show), csv=csv)
     on_tick = ticker if (show or csv) else None
     try:
-        with stop_on_signals(), doctor_hint(iface), _tx_engine(
+        with sigterm_as_interrupt(), doctor_hint(iface), _tx_engine(
                 engine, iface, netns, qs, batch, copy_mode, busy_poll, attach_mode,
                 huge_pages, force, replace, cpu_list) as tx:
             if show:

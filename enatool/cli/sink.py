@@ -59,11 +59,12 @@ def sink(iface, count, duration, queues, batch, ring_size, copy_mode, busy_poll,
       enatool sink eth1 -d 10 --huge-pages              UMEM in 2 MiB huge pages
     """
     from enatool import netdev
-    from enatool.cli.iface import doctor_hint, parse_cpus, require_root, stop_on_signals
+    from enatool.cli.iface import doctor_hint, parse_cpus, require_root
     from enatool.errors import UsageError
     from enatool.gen.iface import run_sink_iface
     from enatool.report.csvout import CsvSeries
     from enatool.report.stats import LiveStats
+    from enatool.signals import sigterm_as_interrupt
 
     cpu_list = parse_cpus(cpus)
     if window % 64:
@@ -85,7 +86,7 @@ def sink(iface, count, duration, queues, batch, ring_size, copy_mode, busy_poll,
     from enatool.backends.afxdp.backend import AfxdpBackend  # the CLI picks the backend
 
     try:
-        with stop_on_signals(), doctor_hint(iface), AfxdpBackend(
+        with sigterm_as_interrupt(), doctor_hint(iface), AfxdpBackend(
                 iface, netns, queues=qs, rx=True, tx=False, batch=batch, copy=copy_mode,
                 ring_size=int(ring_size),
                 busy_poll=busy_poll, xdp_mode=attach_mode, huge=huge_pages,

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from enatool.errors import UsageError
-from enatool.latency.runner import run_loop, sigterm_as_interrupt
+from enatool.latency.runner import run_loop
+from enatool.signals import sigterm_as_interrupt
 from numba_kernels import latency as kl
 
 MODES = ("xdp", "afxdp", "socket")

@@ -7,9 +7,7 @@ answers up to their timeout; reflectors stop). A second one: ``stop[0] = 2`` (no
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -17,22 +15,7 @@ from typing import Any
 
 import numpy as np
 
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt in the main thread while inside."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, _term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+from enatool.signals import sigterm_as_interrupt
 
 
 def run_loop(fn: Callable[..., Any], args: tuple, stop: np.ndarray, cpu: int | None = None,
