@@ -21,7 +21,7 @@ from pathlib import Path
 
 from enatool.errors import UsageError
 from enatool.moderation import realnet
-from enatool.moderation.sweep import cell_key, load_results, mark_pareto
+from enatool.moderation.sweep import ResumableCells, cell_key, mark_pareto
 
 
 def _tx_bytes(iface: str) -> int:
@@ -141,12 +141,9 @@ def run_real_sweep(iface: str, peer: str, port: int, settings, profiles: dict,
                    duration: float, supported: bool, results: Path | None = None,
                    progress=None) -> list[dict]:
     """Every cell on the interface; the original coalescing is restored afterwards."""
-    done = load_results(results)
-    out: list[dict] = []
     original = realnet.get_coalesce(iface).get("values") if supported else None
     grid = list(settings) if supported else [None]
-    total = len(grid) * len(profiles)
-    i = 0
+    cells = ResumableCells(results, len(grid) * len(profiles), progress)
     try:
         for s in grid:
             if s is not None:
@@ -157,25 +154,14 @@ def run_real_sweep(iface: str, peer: str, port: int, settings, profiles: dict,
             for pname, prof in profiles.items():
                 key = (cell_key(s, pname, prof, duration, f"real:{iface}", 0) if s is not None
                        else f"unsupported|{pname}|{duration:g}s|real:{iface}")
-                rec = done.get(key)
-                reused = rec is not None
-                if rec is None:
-                    rec = {"key": key, "setting": label, "profile": pname,
-                           "duration_s": duration,
-                           **run_real_cell(iface, peer, port, prof, duration)}
-                    if results is not None:
-                        from enatool.moderation.sweep import _append
-
-                        _append(results, rec)
-                i += 1
-                out.append(rec)
-                if progress:
-                    progress(i, total, rec, reused)
+                cells.cell(key, lambda label=label, pname=pname, prof=prof: {
+                    "setting": label, "profile": pname, "duration_s": duration,
+                    **run_real_cell(iface, peer, port, prof, duration)})
     finally:
         if original:
             with contextlib.suppress(Exception):
                 realnet.set_coalesce(iface, rx_usecs=original.get("rx_usecs"),
                                      tx_usecs=original.get("tx_usecs"),
                                      adaptive_rx=original.get("adaptive_rx"))
-    mark_pareto([c for c in out if c["irq_rate"] is not None])
-    return out
+    mark_pareto([c for c in cells.out if c["irq_rate"] is not None])
+    return cells.out

@@ -67,6 +67,33 @@ def _append(path: Path, rec: dict) -> None:
         os.fsync(f.fileno())
 
 
+class ResumableCells:
+    """The bookkeeping both sweeps share: a cell already in the results file is reused,
+    a new one is computed, appended to the file at once (a killed sweep resumes from there)
+    and reported to ``progress(done, total, record, reused)``."""
+
+    def __init__(self, results: Path | None, total: int,
+                 progress: Callable[[int, int, dict, bool], None] | None):
+        self.results = results
+        self.done = load_results(results)
+        self.total = total
+        self.progress = progress
+        self.out: list[dict] = []
+
+    def cell(self, key: str, compute: Callable[[], dict]) -> dict:
+        """The record of ``key``: from the file, or ``{"key": key, **compute()}``."""
+        rec = self.done.get(key)
+        reused = rec is not None
+        if rec is None:
+            rec = {"key": key, **compute()}
+            if self.results is not None:
+                _append(self.results, rec)
+        self.out.append(rec)
+        if self.progress:
+            self.progress(len(self.out), self.total, rec, reused)
+        return rec
+
+
 def run_model_sweep(settings: list[Setting], profiles: dict[str, dict], duration: float,
                     params: ModelParams | None = None, results: Path | None = None,
                     seed: int = 7, progress: Callable[[int, int, dict, bool], None] | None = None
@@ -75,31 +102,22 @@ def run_model_sweep(settings: list[Setting], profiles: dict[str, dict], duration
 
     ``progress(done, total, record, reused)`` after each cell."""
     params = params or ModelParams()
-    done = load_results(results)
-    total = len(settings) * len(profiles)
-    out: list[dict] = []
+    cells = ResumableCells(results, len(settings) * len(profiles), progress)
     traffic_cache: dict[str, object] = {}
-    i = 0
+
+    def compute(s: Setting, pname: str, prof: dict) -> dict:
+        tr = traffic_cache.get(pname)
+        if tr is None:
+            tr = traffic_cache[pname] = build_traffic(prof, duration, params, seed)
+        return {"setting": s.as_dict(), "profile": pname, "duration_s": duration,
+                **run_cell(s, tr, params)}
+
     for pname, prof in profiles.items():
         for s in settings:
-            key = cell_key(s, pname, prof, duration, params.key(), seed)
-            rec = done.get(key)
-            reused = rec is not None
-            if rec is None:
-                tr = traffic_cache.get(pname)
-                if tr is None:
-                    tr = traffic_cache[pname] = build_traffic(prof, duration, params, seed)
-                r = run_cell(s, tr, params)
-                rec = {"key": key, "setting": s.as_dict(), "profile": pname,
-                       "duration_s": duration, **r}
-                if results is not None:
-                    _append(results, rec)
-            i += 1
-            out.append(rec)
-            if progress:
-                progress(i, total, rec, reused)
-    mark_pareto(out)
-    return out
+            cells.cell(cell_key(s, pname, prof, duration, params.key(), seed),
+                       lambda s=s, pname=pname, prof=prof: compute(s, pname, prof))
+    mark_pareto(cells.out)
+    return cells.out
 
 
 def mark_pareto(cells: list[dict]) -> None:
