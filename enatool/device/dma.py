@@ -16,13 +16,10 @@ caller of a register write.
 from __future__ import annotations
 
 import bisect
-import contextlib
-import mmap
 
 import numpy as np
 
 PAGE_SIZE = 4096
-HUGE_PAGE_SIZE = 2 * 1024 * 1024
 
 
 class DmaFault(Exception):
@@ -85,16 +82,11 @@ class DmaMemory:
     def __init__(self, size: int = 256 * 1024 * 1024):
         size = -(-int(size) // PAGE_SIZE) * PAGE_SIZE
         self.size = size
-        # Anonymous memory, committed on first touch like np.zeros, aligned to 2 MiB and
-        # offered to transparent huge pages: a driver's DMA buffers live in the kernel's
-        # direct map, which huge pages back, so a ring of 1024 page-sized Rx buffers should
-        # not cost a TLB miss per frame here either (a few % of the soft datapath's time).
-        # Page alignment also keeps frames on the cache lines they would use on hardware.
-        self._map = mmap.mmap(-1, size + HUGE_PAGE_SIZE)
-        with contextlib.suppress(AttributeError, OSError):  # no THP: 4 KiB pages, same bytes
-            self._map.madvise(mmap.MADV_HUGEPAGE)
-        raw = np.frombuffer(self._map, dtype=np.uint8)
-        skip = -raw.ctypes.data % HUGE_PAGE_SIZE
+        # page-aligned like host memory: a frame at a page offset then shares cache lines the
+        # way it would on hardware (numpy's own alignment is 16 bytes: every 64-byte frame
+        # would straddle two lines)
+        raw = np.zeros(size + PAGE_SIZE, dtype=np.uint8)
+        skip = -raw.ctypes.data % PAGE_SIZE
         self.arena = raw[skip:skip + size]
         self._alloc = RangeAllocator(size, PAGE_SIZE)
         self._starts: list[int] = []  # sorted arena offsets of live allocations
