@@ -14,6 +14,7 @@ from naive.naive_soft_path import udp4_frame
 
 from enatool.backends.soft import SoftBackend
 from enatool.backends.soft_cycles import why_not_compiled
+from enatool.ena.regs import ResetReason
 
 
 def _pack(frames):
@@ -197,3 +198,58 @@ def test_why_not_names_the_reason():
 def test_small_run_equals_python_also_without_the_jit():
     r_py, r_jit = _compare(n=24, cycles=6)
     assert r_jit.compiled_cycles == 6 and r_jit.rx_pkts == 6 * 24
+
+
+def test_a_ring_error_resets_like_the_python_path(monkeypatch):
+    # the receiver's driver forgets which Rx buffers it posted: its next Rx clean meets
+    # req_ids not in use -> INV_RX_REQ_ID, the reset at the next 1 Hz tick and recovery. The
+    # compiled loop stops at that poll and the Python path finishes the cycle.
+    from enatool.backends import soft_cycles
+
+    seen = []
+    real = soft_cycles.napi_reset_reason
+    monkeypatch.setattr(soft_cycles, "napi_reset_reason",
+                        lambda kind, err: seen.append(kind) or real(kind, err))
+    buf, offs, lens = _burst(64, 300)
+    py, jit = _pair()
+    try:
+        for be in (py, jit):
+            be.run_cycles(buf, offs, lens, 20, compiled=False)
+            be.drivers[1].napi[0].rx.in_use[:] = 0
+        r_py = py.run_cycles(buf, offs, lens, 12000, compiled=False)
+        r_jit = jit.run_cycles(buf, offs, lens, 12000)
+        assert seen == [2]  # the compiled loop met it (NAPI_RX_ERR), once
+        assert r_jit.compiled_cycles > 0  # and ran again after the recovery
+        for f in ("cycles", "sent", "rx_pkts", "rx_csum_good", "rx_bytes"):
+            assert getattr(r_py, f) == getattr(r_jit, f), f
+        _assert_same(_snapshot(py), _snapshot(jit))  # (stats() asks the device: both)
+        drv = jit.drivers[1].counters
+        assert drv.last_reset_reason == int(ResetReason.INV_RX_REQ_ID)
+        assert drv.last_reset_reason == py.drivers[1].counters.last_reset_reason
+    finally:
+        py.close()
+        jit.close()
+
+
+def test_a_burst_the_compiled_device_hands_back_is_finished_in_python(monkeypatch):
+    # the device's wire buffer too small for the burst (the guard normally prevents it):
+    # tx_build_frames reports it full, the loop stops before committing anything and the
+    # Python device takes the burst, growing its buffer
+    from enatool.backends import soft_cycles
+
+    buf, offs, lens = _burst(1500, 300)
+    py, jit = _pair()
+    try:
+        monkeypatch.setattr(soft_cycles, "why_not_compiled", lambda *a: None)
+        for be in (py, jit):
+            eng = be.devices[0].datapath.tx
+            eng.out_buf = np.zeros(64 * 1024, np.uint8)
+        r_py = py.run_cycles(buf, offs, lens, 10, compiled=False)
+        r_jit = jit.run_cycles(buf, offs, lens, 10)
+        assert r_jit.rx_pkts == r_py.rx_pkts > 0
+        assert jit.devices[0].datapath.tx.out_buf.size > 64 * 1024  # grown by Python
+        assert r_py.last.frames() == r_jit.last.frames()
+        _assert_same(_snapshot(py), _snapshot(jit))
+    finally:
+        py.close()
+        jit.close()
