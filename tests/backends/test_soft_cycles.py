@@ -253,3 +253,36 @@ def test_a_burst_the_compiled_device_hands_back_is_finished_in_python(monkeypatc
     finally:
         py.close()
         jit.close()
+
+
+def test_a_device_error_fails_the_queue_like_the_python_path(monkeypatch):
+    # a posted Rx descriptor with the wrong phase: the receiving device stops the queue and
+    # declares a fatal error in the middle of a compiled cycle; Python finishes the cycle
+    import sys
+
+    from enatool.device.rx import RxEngine
+    from numba_kernels.descriptors import CTRL_PHASE
+
+    callers = []
+    real = RxEngine.deliver_failed
+    monkeypatch.setattr(RxEngine, "deliver_failed", lambda self, sq, err: (
+        callers.append(sys._getframe(1).f_code.co_name), real(self, sq, err))[1])
+    buf, offs, lens = _burst(64, 300)
+    py, jit = _pair()
+    try:
+        for be in (py, jit):
+            be.run_cycles(buf, offs, lens, 20, compiled=False)
+            rx = be.drivers[1].napi[0].rx
+            sq = next(iter(be.devices[1].io.rx_sqs.values()))
+            rx.sq_ring[(sq.head + 100) & (rx.depth - 1), 0] ^= CTRL_PHASE
+        r_py = py.run_cycles(buf, offs, lens, 50, compiled=False)
+        r_jit = jit.run_cycles(buf, offs, lens, 50)
+        assert jit.devices[1].fatal and jit.devices[1].datapath.errors
+        assert callers == ["receive", "run_cycles"]  # Python's pair, then the compiled one
+        for f in ("cycles", "sent", "rx_pkts", "rx_csum_good", "rx_bytes"):
+            assert getattr(r_py, f) == getattr(r_jit, f), f
+        _assert_same(_snapshot(py), _snapshot(jit))
+        assert py.devices[1].datapath.errors == jit.devices[1].datapath.errors
+    finally:
+        py.close()
+        jit.close()
