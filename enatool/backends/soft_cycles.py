@@ -23,7 +23,7 @@ import numpy as np
 
 from enatool.device.dma import DmaMemory
 from enatool.device.irq import IrqTimer
-from enatool.driver.napi import napi_reset_reason
+from enatool.driver.napi import MAX_POLL_ROUNDS, napi_reset_reason
 from enatool.ena.admin import PlacementPolicy
 from enatool.errors import UsageError
 from numba_kernels import device_dp as kdp
@@ -156,16 +156,9 @@ class _Plan:
                           arr["status"], a_dev.dma.arena, DmaMemory.BUS_BASE, starts, ends,
                           eng.work, eng.seg_buf, eng.seg_off, eng.seg_len, eng.rec)
         self.a_tx = tx
-        # end 1's Rx engine: RSS inputs exactly as RxEngine.receive passes them
+        # end 1's Rx engine: the RSS inputs RxEngine.receive passes (Toeplitz: checked)
         rxe = b_dev.datapath.rx
-        rss = b_dev.features.rss
-        tables = rxe._toeplitz_tables(bytes(rss.key)[::-1])
-        size = 1 << rss.table_log
-        s3, s4 = bool(rss.input_sort & 2), bool(rss.input_sort & 4)
-        self.b_rss = (tables, int(rss.init_val), rss.selected_fields, s3, s4, False, rss.table,
-                      size)
-        self.b_rest = (rxe.rec, int(rss.func), tables, rxe.crc_table, int(rss.init_val),
-                       rss.selected_fields, s3, s4, False, rss.table, size)
+        self.b_rss, self.b_rest, _toeplitz = rxe.classify_args()
         self.b_classify = tuple(rxe._outputs(n))
         self.b_sel = rxe._all(n)
         rsq, rst = B["rsq"], B["rst"]
@@ -174,27 +167,12 @@ class _Plan:
                           DmaMemory.BUS_BASE, starts, ends, rxe.rx_offset(),
                           b_dev.limits.max_per_packet_rx_descs)
         self.b_rx_scratch = (rxe.ids, rxe.blens, rxe.counts)
-        # the Rx store of end 1 must hold what one cycle can bring: grow it now, as the
-        # Python path would when a poll finds it full
-        store = B["ctx"].rx.store
-        need_pkts = int(store.fill[DK.ST_N]) + B["ctx"].rx.depth + 1
-        need_bytes = int(store.fill[DK.ST_POS]) + (B["ctx"].rx.depth + 1) * max(
-            60, int(lens.max()))
-        for side in (0, 1):
-            while (store._sets[side][1].shape[0] < need_pkts
-                   or store._sets[side][0].shape[0] < need_bytes):
-                keep = store.side
-                store.side = side
-                store.grow()
-                store.side = keep
+        # the Rx store of end 1 must hold what one cycle can bring (a ring's worth on top
+        # of what it holds): reserved now, where the Python path grows it when a poll finds
+        # it full (the store's contents are the same either way)
+        depth = B["ctx"].rx.depth
+        B["ctx"].rx.store.reserve(depth + 1, (depth + 1) * max(60, int(lens.max())))
         self.res = np.zeros(SP.R_LEN, np.int64)
-
-    @staticmethod
-    def _napi_args(ctx, sets) -> tuple:
-        rx = ctx.rx
-        return (DK_MAX_ROUNDS, ctx.tx_budget, ctx.rx_budget, *ctx._tx_args, *ctx._rx_args,
-                rx.copybreak.value, rx.era2016, *sets, rx.store.fill, rx.kcount, ctx._rpk,
-                ctx._rby, ctx._rdb, -1)
 
     # --- state in ----------------------------------------------------------------------
     def load(self) -> None:
@@ -349,11 +327,12 @@ class _Plan:
                 float(A["drv"]._next_tick), float(B["drv"]._next_tick), buf, offs, lens, n,
                 A["e"], self.a_burst, tx._db, tx.kcount, self.a_bar2, self.a_dev_tx,
                 self.a_dev_gen,
-                self._napi_args(A["ctx"], a_sets), A["ctx"]._rdb, A["ctx"]._rpk, A["dim"],
-                A["prof"], A["ctx"].rx.kcount,
+                A["ctx"].napi_args(a_sets, MAX_POLL_ROUNDS, -1), A["ctx"]._rdb,
+                A["ctx"]._rpk, A["dim"], A["prof"], A["ctx"].rx.kcount,
                 B["e"], self.b_rss, self.b_rest, self.b_classify, self.b_sel,
                 int(B["rsq"].idx), self.b_deliver, self.b_rx_scratch,
-                self._napi_args(B_ctx, sets[0]), self._napi_args(B_ctx, sets[1]), B_ctx._rdb,
+                B_ctx.napi_args(sets[0], MAX_POLL_ROUNDS, -1),
+                B_ctx.napi_args(sets[1], MAX_POLL_ROUNDS, -1), B_ctx._rdb,
                 B_ctx._rpk, B["dim"], B["prof"], B_ctx.rx.kcount, B_ctx.rx.store.fill,
                 tuple(sets[0]), tuple(sets[1]), self.res)
         finally:
@@ -361,8 +340,6 @@ class _Plan:
             self.store()
         return self.res
 
-
-DK_MAX_ROUNDS = 64  # = napi.MAX_POLL_ROUNDS (polls per service call)
 
 
 def _python_cycle(be, buf, offs, lens, seconds, out: CycleResult) -> None:

@@ -120,6 +120,20 @@ class RxEngine:
             self._tables_key = eff_key
         return self._tables
 
+    def classify_args(self) -> tuple[tuple, tuple, bool]:
+        """The RSS arguments of ``rx_classify_fast`` and ``rx_classify_rest`` (between the
+        frames and the outputs) as the device is configured now, and whether the function
+        is Toeplitz (only then does the fast half run)."""
+        rss = self.dev.features.rss
+        fixed = bool(getattr(self.dev, "rss_fixed_key", False))
+        tables = self._toeplitz_tables(DEFAULT_RSS_KEY if fixed else bytes(rss.key)[::-1])
+        size = 1 << rss.table_log
+        sort_l3, sort_l4 = bool(rss.input_sort & 2), bool(rss.input_sort & 4)
+        init = int(rss.init_val)
+        fast = (tables, init, rss.selected_fields, sort_l3, sort_l4, fixed, rss.table, size)
+        rest = (self.rec, int(rss.func), tables, self.crc_table, *fast[1:])
+        return fast, rest, rss.func == kdp.RSS_TOEPLITZ
+
     def rx_offset(self) -> int:
         info = self.dev.features.host_info
         if not info or not info["driver_supported_features"] & _RX_OFFSET:
@@ -135,28 +149,17 @@ class RxEngine:
         if not dev.link_up or dev.fatal:
             dev.stats.rx_drops += n
             return True
-        rss = dev.features.rss
-        fixed = bool(getattr(dev, "rss_fixed_key", False))
-        eff_key = DEFAULT_RSS_KEY if fixed else bytes(rss.key)[::-1]
-        size = 1 << rss.table_log
         status, hashes, queues = self._outputs(n)
         # kdp.rx_classify, its two halves called from here (numba runs a slower copy of the
         # fast path when it is called from another kernel)
-        tables = self._toeplitz_tables(eff_key)
-        sort_l3, sort_l4 = bool(rss.input_sort & 2), bool(rss.input_sort & 4)
-        toeplitz = rss.func == kdp.RSS_TOEPLITZ
+        fast_args, rest_args, toeplitz = self.classify_args()
         left, one_q = n, -1
         if toeplitz:
-            left, one_q = kdp.rx_classify_fast(batch.buf, batch.offs, batch.lens, n, tables,
-                                               int(rss.init_val), rss.selected_fields, sort_l3,
-                                               sort_l4, fixed, rss.table, size, status, hashes,
-                                               queues)
+            left, one_q = kdp.rx_classify_fast(batch.buf, batch.offs, batch.lens, n,
+                                               *fast_args, status, hashes, queues)
         if left:
-            one_q = kdp.rx_classify_rest(batch.buf, batch.offs, batch.lens, n, self.rec,
-                                         int(rss.func), tables, self.crc_table,
-                                         int(rss.init_val), rss.selected_fields, sort_l3,
-                                         sort_l4, fixed, rss.table, size, status, hashes,
-                                         queues, toeplitz)
+            one_q = kdp.rx_classify_rest(batch.buf, batch.offs, batch.lens, n, *rest_args,
+                                         status, hashes, queues, toeplitz)
         offset = self.rx_offset()
         dma_starts, dma_ends = dev.dma.live_ranges()
         max_bufs = dev.limits.max_per_packet_rx_descs

@@ -174,6 +174,18 @@ class RxStore:
             a[:n] = b[:n]
         self._sets[self.side] = new
 
+    def reserve(self, packets: int, nbytes: int) -> None:
+        """Room for ``packets`` more packets and ``nbytes`` more bytes in both sets (each
+        grown, keeping what it holds, until it fits)."""
+        n, pos = int(self.fill[DK.ST_N]), int(self.fill[DK.ST_POS])
+        keep = self.side
+        for side in (0, 1):
+            self.side = side
+            while (self._sets[side][1].shape[0] < n + packets
+                   or self._sets[side][0].shape[0] < pos + nbytes):
+                self.grow()
+        self.side = keep
+
     def take(self, queue: int, max_n: int | None = None) -> RxBatch:
         """The oldest ``max_n`` (default all) stored packets, removed from the store."""
         fill = self.fill.tolist()

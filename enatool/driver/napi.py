@@ -123,11 +123,16 @@ class QueueNapi:
         hit = self._args[store.side]
         if hit is not None and hit[0] is arrays and hit[1] == key:
             return hit[2]
-        args = (max_rounds, self.tx_budget, self.rx_budget, *self._tx_args, *self._rx_args,
-                key[0], rx.era2016, *arrays, store.fill, rx.kcount, self._rpk, self._rby,
-                self._rdb, resume)
+        args = self.napi_args(arrays, max_rounds, resume)
         self._args[store.side] = (arrays, key, args)
         return args
+
+    def napi_args(self, arrays, max_rounds: int, resume: int) -> tuple:
+        """``DK.napi_poll``'s arguments with ``arrays`` as the store set it fills."""
+        rx = self.rx
+        return (max_rounds, self.tx_budget, self.rx_budget, *self._tx_args, *self._rx_args,
+                rx.copybreak.value, rx.era2016, *arrays, rx.store.fill, rx.kcount, self._rpk,
+                self._rby, self._rdb, resume)
 
     def _dim_inputs(self) -> tuple[int, int, int]:
         return (int(self.port.now() * 1e9), *self.rx.cnt_bytes())
