@@ -70,34 +70,33 @@ E_DIM_AUTO = 33
 E_DIM_RX_USEC = 34  # NetDim.rx_interval_usec
 E_RXCNT_BASE = 35  # rx.counts.cnt / .bytes (kernel counts are added to these)
 E_RXBYTES_BASE = 36
-E_RUNNING = 37  # driver state == "running" and no reset pending
 # device Tx SQ/CQ of queue 0 (tx.py TxQueueState, IoSq, IoCq, dev.stats)
-E_TXSQ_TAIL = 38
-E_TXSQ_HEAD = 39
-E_TXSQ_DOORBELLS_D = 40
-E_TXC_DOORBELLS_D = 41
-E_TXC_PKTS_D = 42
-E_TXC_BURSTS_D = 43
-E_TXC_FRAMES_D = 44
-E_TXC_BYTES_D = 45
-E_TXC_COMPLETIONS_D = 46
-E_TXC_BURST_VIOL_D = 47
-E_LAST_DB_TAIL = 48
-E_BURST_LIMIT = 49
-E_TXCQ_TAIL = 50
-E_TXSQ_IDX = 51
-E_STATS_TX_PKTS_D = 52
-E_STATS_TX_BYTES_D = 53
-E_DRV_TX_DOORBELLS_D = 54
+E_TXSQ_TAIL = 37
+E_TXSQ_HEAD = 38
+E_TXSQ_DOORBELLS_D = 39
+E_TXC_DOORBELLS_D = 40
+E_TXC_PKTS_D = 41
+E_TXC_BURSTS_D = 42
+E_TXC_FRAMES_D = 43
+E_TXC_BYTES_D = 44
+E_TXC_COMPLETIONS_D = 45
+E_TXC_BURST_VIOL_D = 46
+E_LAST_DB_TAIL = 47
+E_BURST_LIMIT = 48
+E_TXCQ_TAIL = 49
+E_TXSQ_IDX = 50
+E_STATS_TX_PKTS_D = 51
+E_STATS_TX_BYTES_D = 52
+E_DRV_TX_DOORBELLS_D = 53
 # device Rx SQ/CQ of queue 0 (rx.py RxQueueState, IoSq, IoCq): rx_deliver's counts summed
 # at E_RXN + RXN_* (RxEngine.account adds them to the queue and the device's GET_STATS)
-E_RXSQ_HEAD = 55
-E_RXSQ_TAIL = 56
-E_RXSQ_DOORBELLS_D = 57
-E_RXCQ_TAIL = 58
-E_RXSQ_IDX = 59
-E_RXN = 60  # .. 60 + RXN_LEN
-E_STORE_SIDE = 60 + kdp.RXN_LEN  # RxStore.side
+E_RXSQ_HEAD = 54
+E_RXSQ_TAIL = 55
+E_RXSQ_DOORBELLS_D = 56
+E_RXCQ_TAIL = 57
+E_RXSQ_IDX = 58
+E_RXN = 59  # .. E_RXN + RXN_LEN
+E_STORE_SIDE = E_RXN + kdp.RXN_LEN  # RxStore.side
 E_LEN = E_STORE_SIDE + 1
 
 ERR_OTHER_QUEUE = -1000
@@ -479,20 +478,17 @@ def pair_cycles(ncycles, seconds, step, horizon_ns, next_tick_a, next_tick_b,
                             res[R_ERR] = err
                             return
                     _dev_advance(e, s_len)
-                    if e[E_RUNNING]:
-                        if side == 0:
-                            ok = _napi_service(a, res, a_napi0, a_rdb, a_rpk, a_dim, a_prof,
-                                               a_rxk)
-                        elif b[E_STORE_SIDE] == 0:
-                            ok = _napi_service(b, res, b_napi0, b_rdb, b_rpk, b_dim, b_prof,
-                                               b_rxk)
-                        else:
-                            ok = _napi_service(b, res, b_napi1, b_rdb, b_rpk, b_dim, b_prof,
-                                               b_rxk)
-                        if not ok:
-                            res[R_STATUS] = ST_NAPI_ERR
-                            res[R_END] = side
-                            return
+                    # the driver is running (checked before the call; an error returns)
+                    if side == 0:
+                        ok = _napi_service(a, res, a_napi0, a_rdb, a_rpk, a_dim, a_prof, a_rxk)
+                    elif b[E_STORE_SIDE] == 0:
+                        ok = _napi_service(b, res, b_napi0, b_rdb, b_rpk, b_dim, b_prof, b_rxk)
+                    else:
+                        ok = _napi_service(b, res, b_napi1, b_rdb, b_rpk, b_dim, b_prof, b_rxk)
+                    if not ok:
+                        res[R_STATUS] = ST_NAPI_ERR
+                        res[R_END] = side
+                        return
                     now = e[E_NOW] / 1e9
             if end_s - min(a[E_NOW], b[E_NOW]) / 1e9 <= 1e-12:
                 break

@@ -216,7 +216,6 @@ class _Plan:
             e[SP.E_DIM_RX_USEC] = dim.rx_interval_usec
             e[SP.E_RXCNT_BASE] = ctx.rx.counts.cnt
             e[SP.E_RXBYTES_BASE] = ctx.rx.counts.bytes
-            e[SP.E_RUNNING] = 1
             end["dim"][:] = (dim.state, dim.profile_ix, dim.tune_state, dim.steps_right,
                              dim.steps_left, dim.tired, dim.prev_stats.ppms,
                              dim.prev_stats.bpms, dim.prev_stats.epms,
