@@ -340,7 +340,6 @@ class _Plan:
         return self.res
 
 
-
 def _python_cycle(be, buf, offs, lens, seconds, out: CycleResult) -> None:
     out.sent += be.tx_burst_packed(0, buf, offs, lens)
     be.advance(seconds)
